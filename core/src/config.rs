@@ -1,0 +1,267 @@
+//! Finding a profile's SSO settings in the shared config file.
+//!
+//! Section names follow v2's `ini-loader`: `[profile NAME]` and `[NAME]` are profiles,
+//! `[sso-session NAME]` are sessions, and the prefix is followed by exactly one whitespace
+//! character (`/^profile\s/`). Where v2 crashed on `[default]` beside `[profile default]`,
+//! the `profile` form is used whole and the bare one ignored, for any name.
+
+use crate::env::Env;
+use crate::error::Error;
+use crate::ini::{self, is_js_space, Entry};
+use std::io::ErrorKind;
+
+/// Where a profile's token comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TokenSource {
+  /// `sso_session = NAME` pointing at `[sso-session NAME]`: refreshable tokens.
+  Session {
+    name: String,
+    start_url: String,
+    region: String,
+  },
+  /// `sso_start_url` in the profile itself: cache keyed by the start URL, never refreshed.
+  Legacy { start_url: String, region: String },
+}
+
+impl TokenSource {
+  /// The string whose SHA-1 names the cache file.
+  pub fn cache_key(&self) -> &str {
+    match self {
+      TokenSource::Session { name, .. } => name,
+      TokenSource::Legacy { start_url, .. } => start_url,
+    }
+  }
+
+  pub fn region(&self) -> &str {
+    match self {
+      TokenSource::Session { region, .. } | TokenSource::Legacy { region, .. } => region,
+    }
+  }
+
+  pub fn start_url(&self) -> &str {
+    match self {
+      TokenSource::Session { start_url, .. } | TokenSource::Legacy { start_url, .. } => start_url,
+    }
+  }
+
+  pub fn session_name(&self) -> Option<&str> {
+    match self {
+      TokenSource::Session { name, .. } => Some(name),
+      TokenSource::Legacy { .. } => None,
+    }
+  }
+
+  pub fn is_legacy(&self) -> bool {
+    matches!(self, TokenSource::Legacy { .. })
+  }
+}
+
+/// `section` without `prefix` and the one whitespace character after it, if it has them.
+fn strip_kind<'a>(section: &'a str, prefix: &str) -> Option<&'a str> {
+  let rest = section.strip_prefix(prefix)?;
+  let mut chars = rest.chars();
+  let first = chars.next()?;
+  is_js_space(first).then(|| chars.as_str())
+}
+
+/// Last value of `key` among `entries` (later sections and later lines win, as v2 merges).
+fn last<'a>(entries: &[&Entry<'a>], key: &str) -> Option<&'a str> {
+  entries.iter().rev().find(|e| e.key == key).map(|e| e.value)
+}
+
+/// Reads the config file named by the environment. A missing file is an empty config.
+pub fn read_config_text(env: &Env) -> Result<String, Error> {
+  let path = env.config_file().ok_or(Error::NoHomeDir)?;
+  match std::fs::read(&path) {
+    Ok(bytes) => String::from_utf8(bytes).map_err(|_| Error::UnreadableConfig {
+      path,
+      cause: "not UTF-8 text".into(),
+    }),
+    Err(e) if e.kind() == ErrorKind::NotFound => Ok(String::new()),
+    Err(e) => Err(Error::UnreadableConfig {
+      path,
+      cause: e.to_string(),
+    }),
+  }
+}
+
+/// Resolves `profile` in config `text`: one parse, then two scans of the entries.
+pub fn resolve(text: &str, profile: &str) -> Result<TokenSource, Error> {
+  let entries = ini::parse(text);
+
+  let prefixed: Vec<&Entry> = entries
+    .iter()
+    .filter(|e| strip_kind(e.section, "profile") == Some(profile))
+    .collect();
+  let chosen = if prefixed.is_empty() {
+    entries
+      .iter()
+      .filter(|e| {
+        e.section == profile
+          && strip_kind(e.section, "profile").is_none()
+          && strip_kind(e.section, "sso-session").is_none()
+      })
+      .collect()
+  } else {
+    prefixed
+  };
+  if chosen.is_empty() {
+    return Err(Error::ProfileNotFound {
+      profile: profile.into(),
+    });
+  }
+
+  let missing_profile = |property| Error::MissingProfileProperty {
+    profile: profile.into(),
+    property,
+  };
+  let Some(session) = last(&chosen, "sso_session") else {
+    let start_url = last(&chosen, "sso_start_url").ok_or_else(|| missing_profile("sso_session"))?;
+    let region = last(&chosen, "sso_region").ok_or_else(|| missing_profile("sso_region"))?;
+    return Ok(TokenSource::Legacy {
+      start_url: start_url.into(),
+      region: region.into(),
+    });
+  };
+
+  let session_entries: Vec<&Entry> = entries
+    .iter()
+    .filter(|e| strip_kind(e.section, "sso-session") == Some(session))
+    .collect();
+  if session_entries.is_empty() {
+    return Err(Error::SessionNotFound {
+      session: session.into(),
+    });
+  }
+  let missing_session = |property| Error::MissingSessionProperty {
+    session: session.into(),
+    property,
+  };
+  let start_url =
+    last(&session_entries, "sso_start_url").ok_or_else(|| missing_session("sso_start_url"))?;
+  let region = last(&session_entries, "sso_region").ok_or_else(|| missing_session("sso_region"))?;
+  Ok(TokenSource::Session {
+    name: session.into(),
+    start_url: start_url.into(),
+    region: region.into(),
+  })
+}
+
+#[cfg(test)]
+mod tests {
+  use super::*;
+
+  const SESSION: &str = "[sso-session my sso]\nsso_start_url = https://d.awsapps.com/start\nsso_region = eu-west-1\n";
+
+  fn session(name: &str) -> TokenSource {
+    TokenSource::Session {
+      name: name.into(),
+      start_url: "https://d.awsapps.com/start".into(),
+      region: "eu-west-1".into(),
+    }
+  }
+
+  #[test]
+  fn profile_prefix_and_bare_names() {
+    let text = format!("[profile dev]\nsso_session = my sso\n[default]\nsso_session = my sso\n{SESSION}");
+    assert_eq!(resolve(&text, "dev").unwrap(), session("my sso"));
+    assert_eq!(resolve(&text, "default").unwrap(), session("my sso"));
+  }
+
+  #[test]
+  fn profile_default_wins_whole_over_bare_default() {
+    let text = format!(
+      "[default]\nsso_session = other\nregion = x\n[profile default]\nsso_session = my sso\n{SESSION}"
+    );
+    assert_eq!(resolve(&text, "default").unwrap(), session("my sso"));
+    // Whole: no key of [default] leaks in, even one [profile default] lacks.
+    let text = "[default]\nsso_session = my sso\n[profile default]\nregion = x\n";
+    assert_eq!(
+      resolve(text, "default").unwrap_err().to_string(),
+      "Profile \"default\" is missing required property \"sso_session\"."
+    );
+  }
+
+  #[test]
+  fn repeated_sections_merge_and_last_key_wins() {
+    let text = format!(
+      "[profile dev]\nsso_session = nope\n{SESSION}[profile dev]\nsso_session = my sso\n[sso-session my sso]\nsso_region = us-east-2\n"
+    );
+    let got = resolve(&text, "dev").unwrap();
+    assert_eq!(got.region(), "us-east-2");
+    assert_eq!(got.start_url(), "https://d.awsapps.com/start");
+  }
+
+  #[test]
+  fn a_section_with_no_keys_does_not_exist() {
+    let text = "[profile dev]\n; nothing\nsso_session =\n";
+    assert_eq!(resolve(text, "dev").unwrap_err().to_string(), "Profile \"dev\" not found");
+    let text = "[profile dev]\nsso_session = s\n[sso-session s]\n";
+    assert_eq!(resolve(text, "dev").unwrap_err().to_string(), "Sso session \"s\" not found");
+  }
+
+  #[test]
+  fn prefix_takes_exactly_one_whitespace_character() {
+    let text = format!("[profile  dev]\nsso_session = my sso\n[profile\tqa]\nsso_session = my sso\n{SESSION}");
+    assert!(resolve(&text, "dev").is_err());
+    assert_eq!(resolve(&text, " dev").unwrap(), session("my sso"));
+    assert_eq!(resolve(&text, "qa").unwrap(), session("my sso"));
+  }
+
+  #[test]
+  fn sso_session_sections_are_not_profiles() {
+    let text = SESSION.to_string();
+    assert_eq!(
+      resolve(&text, "sso-session my sso").unwrap_err().to_string(),
+      "Profile \"sso-session my sso\" not found"
+    );
+  }
+
+  #[test]
+  fn missing_properties_name_the_session() {
+    let text = "[profile dev]\nsso_session = s\n[sso-session s]\nsso_region = us-east-1\n";
+    assert_eq!(
+      resolve(text, "dev").unwrap_err().to_string(),
+      "Sso session \"s\" is missing required property \"sso_start_url\"."
+    );
+    let text = "[profile dev]\nsso_session = s\n[sso-session s]\nsso_start_url = u\n";
+    assert_eq!(
+      resolve(text, "dev").unwrap_err().to_string(),
+      "Sso session \"s\" is missing required property \"sso_region\"."
+    );
+    let text = "[profile dev]\nregion = us-east-1\n";
+    assert_eq!(
+      resolve(text, "dev").unwrap_err().to_string(),
+      "Profile \"dev\" is missing required property \"sso_session\"."
+    );
+  }
+
+  #[test]
+  fn legacy_profiles_use_the_start_url() {
+    let text = "[profile old]\nsso_start_url = https://old.awsapps.com/start\nsso_region = us-east-1\n";
+    let got = resolve(text, "old").unwrap();
+    assert!(got.is_legacy());
+    assert_eq!(got.cache_key(), "https://old.awsapps.com/start");
+    let text = "[profile old]\nsso_start_url = https://old.awsapps.com/start\n";
+    assert_eq!(
+      resolve(text, "old").unwrap_err().to_string(),
+      "Profile \"old\" is missing required property \"sso_region\"."
+    );
+  }
+
+  #[test]
+  fn missing_config_file_is_empty() {
+    let dir = std::env::temp_dir().join(format!("sso-cfg-missing-{}", std::process::id()));
+    let env = Env::from_pairs(&[("HOME", dir.to_str().unwrap())]);
+    let text = read_config_text(&env).unwrap();
+    assert_eq!(resolve(&text, "dev").unwrap_err().to_string(), "Profile \"dev\" not found");
+  }
+
+  #[test]
+  fn a_directory_as_config_file_is_a_clear_error() {
+    let dir = std::env::temp_dir();
+    let env = Env::from_pairs(&[("AWS_CONFIG_FILE", dir.to_str().unwrap())]);
+    let msg = read_config_text(&env).unwrap_err().to_string();
+    assert!(msg.starts_with(&format!("Config file \"{}\" could not be read: ", dir.display())), "{msg}");
+  }
+}

@@ -1,0 +1,117 @@
+//! The environment a load sees, passed in rather than read from the process.
+//!
+//! Node's `process.env` is per worker thread, so the JS layer hands over the variables it
+//! sees; tests build an `Env` from a list. Empty strings count as unset, as in the SDKs.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+
+/// Every variable a load may read. The JS layer passes exactly these, in this order.
+pub const VARIABLES: [&str; 12] = [
+  "HOME",
+  "USERPROFILE",
+  "HOMEDRIVE",
+  "HOMEPATH",
+  "AWS_CONFIG_FILE",
+  "AWS_ENDPOINT_URL_SSO_OIDC",
+  "AWS_IGNORE_CONFIGURED_ENDPOINT_URLS",
+  "AWS_CA_BUNDLE",
+  "HTTPS_PROXY",
+  "https_proxy",
+  "NO_PROXY",
+  "no_proxy",
+];
+
+#[derive(Clone, Debug, Default)]
+pub struct Env {
+  vars: HashMap<&'static str, String>,
+}
+
+impl Env {
+  /// Builds an environment from values given in the order of [`VARIABLES`].
+  pub fn from_values<I, S>(values: I) -> Self
+  where
+    I: IntoIterator<Item = Option<S>>,
+    S: Into<String>,
+  {
+    let mut vars = HashMap::new();
+    for (name, value) in VARIABLES.iter().zip(values) {
+      if let Some(v) = value {
+        vars.insert(*name, v.into());
+      }
+    }
+    Env { vars }
+  }
+
+  /// The process environment, for the command-line tool and Rust callers.
+  pub fn from_process() -> Self {
+    Env::from_values(VARIABLES.iter().map(|name| std::env::var(name).ok()))
+  }
+
+  /// Builds an environment from `(name, value)` pairs; unknown names are ignored.
+  pub fn from_pairs(pairs: &[(&str, &str)]) -> Self {
+    Env::from_values(VARIABLES.iter().map(|name| {
+      pairs
+        .iter()
+        .rev()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.to_string())
+    }))
+  }
+
+  /// The value of `name`, or `None` when unset or empty.
+  pub fn get(&self, name: &str) -> Option<&str> {
+    self
+      .vars
+      .get(name)
+      .map(String::as_str)
+      .filter(|v| !v.is_empty())
+  }
+
+  /// `HOME`, then `USERPROFILE`, then `HOMEDRIVE` (default `C:/`) + `HOMEPATH`, then the OS
+  /// home directory: the order of the v2 SDK's `getHomeDir`.
+  pub fn home_dir(&self) -> Option<PathBuf> {
+    if let Some(home) = self.get("HOME").or_else(|| self.get("USERPROFILE")) {
+      return Some(PathBuf::from(home));
+    }
+    if let Some(path) = self.get("HOMEPATH") {
+      let drive = self.get("HOMEDRIVE").unwrap_or("C:/");
+      return Some(PathBuf::from(format!("{drive}{path}")));
+    }
+    #[allow(deprecated)] // fine on Unix, where the binding runs; HOME was already tried
+    std::env::home_dir()
+  }
+
+  /// `AWS_CONFIG_FILE`, else `<home>/.aws/config`.
+  pub fn config_file(&self) -> Option<PathBuf> {
+    match self.get("AWS_CONFIG_FILE") {
+      Some(path) => Some(PathBuf::from(path)),
+      None => self.home_dir().map(|h| h.join(".aws").join("config")),
+    }
+  }
+}
+
+#[cfg(test)]
+mod tests {
+  use super::*;
+
+  #[test]
+  fn home_prefers_home_then_userprofile_then_homepath() {
+    let e = Env::from_pairs(&[("HOME", "/h"), ("USERPROFILE", "/u")]);
+    assert_eq!(e.home_dir().unwrap(), PathBuf::from("/h"));
+    let e = Env::from_pairs(&[("HOME", ""), ("USERPROFILE", "/u")]);
+    assert_eq!(e.home_dir().unwrap(), PathBuf::from("/u"));
+    let e = Env::from_pairs(&[("HOMEPATH", "\\Users\\me")]);
+    assert_eq!(e.home_dir().unwrap(), PathBuf::from("C:/\\Users\\me"));
+    let e = Env::from_pairs(&[("HOMEDRIVE", "D:"), ("HOMEPATH", "\\me")]);
+    assert_eq!(e.home_dir().unwrap(), PathBuf::from("D:\\me"));
+  }
+
+  #[test]
+  fn config_file_honours_aws_config_file() {
+    let e = Env::from_pairs(&[("HOME", "/h"), ("AWS_CONFIG_FILE", "/etc/aws.ini")]);
+    assert_eq!(e.config_file().unwrap(), PathBuf::from("/etc/aws.ini"));
+    let e = Env::from_pairs(&[("HOME", "/h"), ("AWS_CONFIG_FILE", "")]);
+    assert_eq!(e.config_file().unwrap(), PathBuf::from("/h/.aws/config"));
+  }
+}

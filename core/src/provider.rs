@@ -1,0 +1,222 @@
+//! One load: config -> cache file -> decision -> (refresh -> write-back) -> token.
+//!
+//! Everything outside the process is a seam: the environment ([`Env`]), the clock
+//! ([`Clock`]), CreateToken ([`Transport`]) and the per-process refresh state
+//! ([`Coordinator`]), so every scenario of SPEC sections 4 to 6 runs under `cargo test`.
+
+use crate::cache::{cache_path, write_atomic, CachedToken};
+use crate::config::{self, TokenSource};
+use crate::decide::{after_failed_refresh, decide, Decision, Facts};
+use crate::env::Env;
+use crate::error::Error;
+use crate::lock::{lock_path, FileLock};
+use crate::oidc::{endpoint_for, CreateTokenRequest, Transport};
+use crate::secret::Secret;
+use chrono::{DateTime, Duration, Utc};
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, OnceLock};
+
+/// The SDKs' default expiry window: refresh when less than this is left.
+pub const EXPIRY_WINDOW_SECS: i64 = 300;
+/// At most one refresh attempt per cache file in this period.
+pub const REFRESH_THROTTLE: Duration = Duration::seconds(30);
+/// The longest a load waits for another process's refresh lock; after that it refreshes
+/// without it. Longer than one CreateToken with its retries may take.
+pub const LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(35);
+
+pub trait Clock: Send + Sync {
+  fn now(&self) -> DateTime<Utc>;
+}
+
+#[derive(Debug, Default)]
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+  fn now(&self) -> DateTime<Utc> {
+    Utc::now()
+  }
+}
+
+/// What a caller asks of one load.
+#[derive(Debug, Clone)]
+pub struct LoadOptions {
+  pub profile: String,
+  pub expiry_window: Duration,
+  /// Refresh even a token valid beyond the window (`sso-token --refresh`).
+  pub force_refresh: bool,
+}
+
+impl LoadOptions {
+  pub fn new(profile: impl Into<String>) -> Self {
+    LoadOptions {
+      profile: profile.into(),
+      expiry_window: Duration::seconds(EXPIRY_WINDOW_SECS),
+      force_refresh: false,
+    }
+  }
+}
+
+/// A token, and what the command-line tool reports about it.
+#[derive(Debug, Clone)]
+pub struct Loaded {
+  pub token: Secret,
+  pub expires_at: DateTime<Utc>,
+  pub source: TokenSource,
+  pub cache_path: PathBuf,
+  /// A new token came from CreateToken in this load (or a concurrent one in this process).
+  pub refreshed: bool,
+  /// Why a refresh that was due did not happen or failed, when the old token is served.
+  pub refresh_note: Option<String>,
+  /// Why the refreshed token could not be written back (it is served from memory).
+  pub write_error: Option<String>,
+}
+
+/// Refresh state of one cache file in this process.
+#[derive(Debug, Default)]
+struct FileState {
+  last_attempt: Option<DateTime<Utc>>,
+  /// The newest token a refresh in this process produced, for loads that waited on it
+  /// and for when writing it back failed.
+  latest: Option<(Secret, DateTime<Utc>)>,
+}
+
+/// Per-process refresh coordination: single flight and throttle, per cache file.
+#[derive(Debug, Default)]
+pub struct Coordinator {
+  files: Mutex<HashMap<PathBuf, Arc<Mutex<FileState>>>>,
+}
+
+impl Coordinator {
+  /// The one coordinator of this process.
+  pub fn global() -> &'static Coordinator {
+    static GLOBAL: OnceLock<Coordinator> = OnceLock::new();
+    GLOBAL.get_or_init(Coordinator::default)
+  }
+
+  fn state(&self, path: &PathBuf) -> Arc<Mutex<FileState>> {
+    let mut files = self.files.lock().unwrap_or_else(|e| e.into_inner());
+    files.entry(path.clone()).or_default().clone()
+  }
+}
+
+/// The outside world of a load.
+pub struct Context<'a> {
+  pub env: &'a Env,
+  pub clock: &'a dyn Clock,
+  pub transport: &'a dyn Transport,
+  pub coordinator: &'a Coordinator,
+}
+
+impl Context<'_> {
+  /// Loads the token of `opts.profile`, refreshing it when due.
+  pub fn load(&self, opts: &LoadOptions) -> Result<Loaded, Error> {
+    let text = config::read_config_text(self.env)?;
+    let source = config::resolve(&text, &opts.profile)?;
+    let home = self.env.home_dir().ok_or(Error::NoHomeDir)?;
+    let path = cache_path(&home, source.cache_key());
+    let cached = CachedToken::read(&path, &opts.profile)?;
+
+    let material = cached.refresh_material();
+    let facts = Facts {
+      now: self.clock.now(),
+      expires_at: cached.expires_at,
+      expiry_window: opts.expiry_window,
+      profile: &opts.profile,
+      legacy: source.is_legacy(),
+      missing_refresh_key: material.as_ref().err().copied(),
+      registration_expires_at: cached.registration_expires_at,
+      force: opts.force_refresh,
+    };
+    let serve = |cached: &CachedToken, note| Loaded {
+      token: cached.access_token.clone(),
+      expires_at: cached.expires_at,
+      source: source.clone(),
+      cache_path: path.clone(),
+      refreshed: false,
+      refresh_note: note,
+      write_error: None,
+    };
+    match decide(&facts) {
+      Decision::UseCached { note } => Ok(serve(&cached, note)),
+      Decision::Fail(e) => Err(e),
+      Decision::Refresh => self.refresh(opts, &source, &path, cached, serve),
+    }
+  }
+
+  fn refresh(
+    &self,
+    opts: &LoadOptions,
+    source: &TokenSource,
+    path: &PathBuf,
+    mut cached: CachedToken,
+    serve: impl Fn(&CachedToken, Option<String>) -> Loaded,
+  ) -> Result<Loaded, Error> {
+    let state = self.coordinator.state(path);
+    // Single flight: loads of this file in this process queue here, one refreshing.
+    let mut st = state.lock().unwrap_or_else(|e| e.into_inner());
+    let now = self.clock.now();
+    let fresh = |t: &DateTime<Utc>| *t > now + opts.expiry_window;
+
+    if let Some((token, expires_at)) = &st.latest {
+      if fresh(expires_at) && (!opts.force_refresh || *token != cached.access_token) {
+        return Ok(Loaded {
+          token: token.clone(),
+          expires_at: *expires_at,
+          refreshed: true,
+          ..serve(&cached, None)
+        });
+      }
+    }
+    let give_up = |cached: &CachedToken, cause: String| {
+      after_failed_refresh(now, cached.expires_at, cause).map(|note| serve(cached, Some(note)))
+    };
+    if let Some(last) = st.last_attempt {
+      if !opts.force_refresh && now - last < REFRESH_THROTTLE {
+        return give_up(&cached, "(refresh throttled: last attempt less than 30 s ago)".into());
+      }
+    }
+    st.last_attempt = Some(now);
+
+    // Across processes: one refresher per file; the others find its token on re-reading.
+    let _lock = FileLock::acquire(&lock_path(path), LOCK_WAIT).ok().flatten();
+    if let Ok(reread) = CachedToken::read(path, &opts.profile) {
+      if reread.access_token != cached.access_token && fresh(&reread.expires_at) {
+        st.latest = Some((reread.access_token.clone(), reread.expires_at));
+        return Ok(Loaded {
+          refreshed: true,
+          ..serve(&reread, None)
+        });
+      }
+      // Another process may have rotated the refresh token: build on the newest file.
+      if reread.refresh_material().is_ok() {
+        cached = reread;
+      }
+    }
+    let material = match cached.refresh_material() {
+      Ok(m) => m,
+      Err(key) => return give_up(&cached, format!("(Key \"{key}\" not present in SSO Token)")),
+    };
+
+    let request = CreateTokenRequest {
+      client_id: material.client_id,
+      client_secret: material.client_secret,
+      refresh_token: material.refresh_token,
+    };
+    let endpoint = endpoint_for(source.region(), self.env);
+    let sent_at = self.clock.now();
+    let response = match self.transport.create_token(&endpoint, &request, self.env) {
+      Ok(r) => r,
+      Err(e) => return give_up(&cached, e.to_string()),
+    };
+    let expires_at = sent_at + Duration::seconds(response.expires_in);
+    let next = cached.with_refresh(&response.access_token, expires_at, response.refresh_token.as_ref());
+    let write_error = write_atomic(path, &next.to_bytes()).err().map(|e| e.to_string());
+    st.latest = Some((response.access_token.clone(), expires_at));
+    Ok(Loaded {
+      refreshed: true,
+      write_error,
+      ..serve(&next, None)
+    })
+  }
+}
