@@ -115,11 +115,13 @@ impl CachedToken {
     let access_token = Secret::new(
       string_field(&doc, "accessToken").ok_or(Error::MissingTokenKey { key: "accessToken" })?,
     );
-    let expires_at = string_field(&doc, "expiresAt").ok_or(Error::MissingTokenKey { key: "expiresAt" })?;
+    let expires_at =
+      string_field(&doc, "expiresAt").ok_or(Error::MissingTokenKey { key: "expiresAt" })?;
     let expires_at = parse_timestamp(expires_at).ok_or_else(|| Error::InvalidExpiresAt {
       path: path.to_path_buf(),
     })?;
-    let registration_expires_at = string_field(&doc, "registrationExpiresAt").and_then(parse_timestamp);
+    let registration_expires_at =
+      string_field(&doc, "registrationExpiresAt").and_then(parse_timestamp);
     Ok(CachedToken {
       doc,
       access_token,
@@ -156,8 +158,14 @@ impl CachedToken {
     refresh_token: Option<&Secret>,
   ) -> CachedToken {
     let mut doc = self.doc.clone();
-    doc.insert("accessToken".into(), Value::String(access_token.expose().into()));
-    doc.insert("expiresAt".into(), Value::String(format_timestamp(expires_at)));
+    doc.insert(
+      "accessToken".into(),
+      Value::String(access_token.expose().into()),
+    );
+    doc.insert(
+      "expiresAt".into(),
+      Value::String(format_timestamp(expires_at)),
+    );
     if let Some(rt) = refresh_token {
       doc.insert("refreshToken".into(), Value::String(rt.expose().into()));
     }
@@ -215,7 +223,9 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
     .ok_or_else(|| io::Error::other("cache path has no folder"))?;
   let mode = match fs::symlink_metadata(path) {
     Ok(meta) if meta.file_type().is_symlink() => {
-      return Err(io::Error::other("cache file is a symlink; not replacing it"))
+      return Err(io::Error::other(
+        "cache file is a symlink; not replacing it",
+      ))
     }
     Ok(meta) => meta.permissions().mode() & 0o777,
     Err(_) => 0o600,
@@ -278,7 +288,9 @@ mod tests {
     assert_eq!(parse_timestamp("2025-12-31T19:00:00-05:00"), Some(want));
     assert_eq!(parse_timestamp("2026-01-01T00:00:00UTC"), Some(want));
     assert_eq!(
-      parse_timestamp("2026-01-01T00:00:00.250Z").unwrap().timestamp_millis(),
+      parse_timestamp("2026-01-01T00:00:00.250Z")
+        .unwrap()
+        .timestamp_millis(),
       want.timestamp_millis() + 250
     );
     assert_eq!(parse_timestamp("2026-01-01"), None);
@@ -301,7 +313,11 @@ mod tests {
 
   #[test]
   fn parse_errors() {
-    let err = |s: &str| CachedToken::parse(s.as_bytes(), &p(), "dev").unwrap_err().to_string();
+    let err = |s: &str| {
+      CachedToken::parse(s.as_bytes(), &p(), "dev")
+        .unwrap_err()
+        .to_string()
+    };
     assert_eq!(
       err("{\"accessToken\":"),
       "Cached token file \"/h/.aws/sso/cache/x.json\" is not valid JSON: EOF while parsing a value at line 1 column 15"
@@ -311,9 +327,18 @@ mod tests {
       "Cached token not found. Please log in using \"aws sso login\" for profile \"dev\"."
     );
     assert_eq!(err("[]"), "Key \"accessToken\" not present in SSO Token");
-    assert_eq!(err("{\"accessToken\":5}"), "Key \"accessToken\" not present in SSO Token");
-    assert_eq!(err("{\"accessToken\":\"\"}"), "Key \"accessToken\" not present in SSO Token");
-    assert_eq!(err("{\"accessToken\":\"t\"}"), "Key \"expiresAt\" not present in SSO Token");
+    assert_eq!(
+      err("{\"accessToken\":5}"),
+      "Key \"accessToken\" not present in SSO Token"
+    );
+    assert_eq!(
+      err("{\"accessToken\":\"\"}"),
+      "Key \"accessToken\" not present in SSO Token"
+    );
+    assert_eq!(
+      err("{\"accessToken\":\"t\"}"),
+      "Key \"expiresAt\" not present in SSO Token"
+    );
     assert_eq!(
       err("{\"accessToken\":\"t\",\"expiresAt\":\"soon\"}"),
       "Cached token file \"/h/.aws/sso/cache/x.json\" has an invalid \"expiresAt\" value"
@@ -332,15 +357,22 @@ mod tests {
   fn refresh_material_reports_the_first_missing_key_in_v2_order() {
     let tok = |s: &str| CachedToken::parse(s.as_bytes(), &p(), "dev").unwrap();
     let base = "\"accessToken\":\"t\",\"expiresAt\":\"2026-01-01T00:00:00Z\"";
-    assert_eq!(tok(&format!("{{{base}}}")).refresh_material().err(), Some("clientId"));
     assert_eq!(
-      tok(&format!("{{{base},\"clientId\":\"c\"}}")).refresh_material().err(),
+      tok(&format!("{{{base}}}")).refresh_material().err(),
+      Some("clientId")
+    );
+    assert_eq!(
+      tok(&format!("{{{base},\"clientId\":\"c\"}}"))
+        .refresh_material()
+        .err(),
       Some("clientSecret")
     );
     assert_eq!(
-      tok(&format!("{{{base},\"clientId\":\"c\",\"clientSecret\":\"s\"}}"))
-        .refresh_material()
-        .err(),
+      tok(&format!(
+        "{{{base},\"clientId\":\"c\",\"clientSecret\":\"s\"}}"
+      ))
+      .refresh_material()
+      .err(),
       Some("refreshToken")
     );
   }
@@ -353,7 +385,16 @@ mod tests {
     let next = tok.with_refresh(&Secret::new("new"), at, None);
     let out: Value = serde_json::from_slice(&next.to_bytes()).unwrap();
     let keys: Vec<&String> = out.as_object().unwrap().keys().collect();
-    assert_eq!(keys, ["clientId", "accessToken", "refreshToken", "expiresAt", "region"]);
+    assert_eq!(
+      keys,
+      [
+        "clientId",
+        "accessToken",
+        "refreshToken",
+        "expiresAt",
+        "region"
+      ]
+    );
     assert_eq!(out["accessToken"], "new");
     assert_eq!(out["refreshToken"], "r1");
     assert_eq!(out["expiresAt"], "2027-05-06T07:08:09.000Z");
@@ -383,7 +424,10 @@ mod tests {
     let d = temp_dir("atomic");
     let f = d.join("t.json");
     write_atomic(&f, b"one").unwrap();
-    assert_eq!(fs::metadata(&f).unwrap().permissions().mode() & 0o777, 0o600);
+    assert_eq!(
+      fs::metadata(&f).unwrap().permissions().mode() & 0o777,
+      0o600
+    );
     let ino = fs::metadata(&f).unwrap().ino();
     write_atomic(&f, b"two").unwrap();
     assert_eq!(fs::read(&f).unwrap(), b"two");
@@ -392,7 +436,10 @@ mod tests {
     // An existing file's mode is kept.
     fs::set_permissions(&f, fs::Permissions::from_mode(0o640)).unwrap();
     write_atomic(&f, b"three").unwrap();
-    assert_eq!(fs::metadata(&f).unwrap().permissions().mode() & 0o777, 0o640);
+    assert_eq!(
+      fs::metadata(&f).unwrap().permissions().mode() & 0o777,
+      0o640
+    );
     fs::remove_dir_all(&d).unwrap();
   }
 
@@ -405,7 +452,10 @@ mod tests {
     std::os::unix::fs::symlink(&target, &link).unwrap();
     assert!(write_atomic(&link, b"new").is_err());
     assert_eq!(fs::read(&target).unwrap(), b"keep");
-    assert!(fs::symlink_metadata(&link).unwrap().file_type().is_symlink());
+    assert!(fs::symlink_metadata(&link)
+      .unwrap()
+      .file_type()
+      .is_symlink());
     fs::remove_dir_all(&d).unwrap();
   }
 
@@ -420,7 +470,9 @@ mod tests {
     );
     assert_eq!(
       CachedToken::read(&d.join("none.json"), "dev").unwrap_err(),
-      Error::CachedTokenNotFound { profile: "dev".into() }
+      Error::CachedTokenNotFound {
+        profile: "dev".into()
+      }
     );
     let msg = CachedToken::read(&d, "dev").unwrap_err().to_string();
     assert!(msg.contains("could not be read: Is a directory"), "{msg}");

@@ -151,7 +151,8 @@ pub fn resolve(text: &str, profile: &str) -> Result<TokenSource, Error> {
 mod tests {
   use super::*;
 
-  const SESSION: &str = "[sso-session my sso]\nsso_start_url = https://d.awsapps.com/start\nsso_region = eu-west-1\n";
+  const SESSION: &str =
+    "[sso-session my sso]\nsso_start_url = https://d.awsapps.com/start\nsso_region = eu-west-1\n";
 
   fn session(name: &str) -> TokenSource {
     TokenSource::Session {
@@ -163,7 +164,8 @@ mod tests {
 
   #[test]
   fn profile_prefix_and_bare_names() {
-    let text = format!("[profile dev]\nsso_session = my sso\n[default]\nsso_session = my sso\n{SESSION}");
+    let text =
+      format!("[profile dev]\nsso_session = my sso\n[default]\nsso_session = my sso\n{SESSION}");
     assert_eq!(resolve(&text, "dev").unwrap(), session("my sso"));
     assert_eq!(resolve(&text, "default").unwrap(), session("my sso"));
   }
@@ -195,14 +197,22 @@ mod tests {
   #[test]
   fn a_section_with_no_keys_does_not_exist() {
     let text = "[profile dev]\n; nothing\nsso_session =\n";
-    assert_eq!(resolve(text, "dev").unwrap_err().to_string(), "Profile \"dev\" not found");
+    assert_eq!(
+      resolve(text, "dev").unwrap_err().to_string(),
+      "Profile \"dev\" not found"
+    );
     let text = "[profile dev]\nsso_session = s\n[sso-session s]\n";
-    assert_eq!(resolve(text, "dev").unwrap_err().to_string(), "Sso session \"s\" not found");
+    assert_eq!(
+      resolve(text, "dev").unwrap_err().to_string(),
+      "Sso session \"s\" not found"
+    );
   }
 
   #[test]
   fn prefix_takes_exactly_one_whitespace_character() {
-    let text = format!("[profile  dev]\nsso_session = my sso\n[profile\tqa]\nsso_session = my sso\n{SESSION}");
+    let text = format!(
+      "[profile  dev]\nsso_session = my sso\n[profile\tqa]\nsso_session = my sso\n{SESSION}"
+    );
     assert!(resolve(&text, "dev").is_err());
     assert_eq!(resolve(&text, " dev").unwrap(), session("my sso"));
     assert_eq!(resolve(&text, "qa").unwrap(), session("my sso"));
@@ -212,7 +222,9 @@ mod tests {
   fn sso_session_sections_are_not_profiles() {
     let text = SESSION.to_string();
     assert_eq!(
-      resolve(&text, "sso-session my sso").unwrap_err().to_string(),
+      resolve(&text, "sso-session my sso")
+        .unwrap_err()
+        .to_string(),
       "Profile \"sso-session my sso\" not found"
     );
   }
@@ -238,7 +250,8 @@ mod tests {
 
   #[test]
   fn legacy_profiles_use_the_start_url() {
-    let text = "[profile old]\nsso_start_url = https://old.awsapps.com/start\nsso_region = us-east-1\n";
+    let text =
+      "[profile old]\nsso_start_url = https://old.awsapps.com/start\nsso_region = us-east-1\n";
     let got = resolve(text, "old").unwrap();
     assert!(got.is_legacy());
     assert_eq!(got.cache_key(), "https://old.awsapps.com/start");
@@ -254,7 +267,10 @@ mod tests {
     let dir = std::env::temp_dir().join(format!("sso-cfg-missing-{}", std::process::id()));
     let env = Env::from_pairs(&[("HOME", dir.to_str().unwrap())]);
     let text = read_config_text(&env).unwrap();
-    assert_eq!(resolve(&text, "dev").unwrap_err().to_string(), "Profile \"dev\" not found");
+    assert_eq!(
+      resolve(&text, "dev").unwrap_err().to_string(),
+      "Profile \"dev\" not found"
+    );
   }
 
   #[test]
@@ -262,6 +278,12 @@ mod tests {
     let dir = std::env::temp_dir();
     let env = Env::from_pairs(&[("AWS_CONFIG_FILE", dir.to_str().unwrap())]);
     let msg = read_config_text(&env).unwrap_err().to_string();
-    assert!(msg.starts_with(&format!("Config file \"{}\" could not be read: ", dir.display())), "{msg}");
+    assert!(
+      msg.starts_with(&format!(
+        "Config file \"{}\" could not be read: ",
+        dir.display()
+      )),
+      "{msg}"
+    );
   }
 }

@@ -22,7 +22,9 @@ pub struct Facts<'a> {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Decision {
   /// Serve the cached token. `note` says why a wanted refresh was not attempted.
-  UseCached { note: Option<String> },
+  UseCached {
+    note: Option<String>,
+  },
   Refresh,
   Fail(Error),
 }
@@ -119,50 +121,85 @@ mod tests {
 
   #[test]
   fn force_refreshes_a_valid_token() {
-    let f = Facts { force: true, ..facts(3600) };
+    let f = Facts {
+      force: true,
+      ..facts(3600)
+    };
     assert_eq!(decide(&f), Decision::Refresh);
   }
 
   #[test]
   fn missing_key_serves_valid_token_and_fails_expired_one() {
-    let f = Facts { missing_refresh_key: Some("clientId"), ..facts(10) };
+    let f = Facts {
+      missing_refresh_key: Some("clientId"),
+      ..facts(10)
+    };
     assert!(matches!(decide(&f), Decision::UseCached { note: Some(_) }));
-    let f = Facts { missing_refresh_key: Some("clientSecret"), ..facts(0) };
+    let f = Facts {
+      missing_refresh_key: Some("clientSecret"),
+      ..facts(0)
+    };
     assert_eq!(
       decide(&f),
-      Decision::Fail(Error::MissingTokenKey { key: "clientSecret" })
+      Decision::Fail(Error::MissingTokenKey {
+        key: "clientSecret"
+      })
     );
   }
 
   #[test]
   fn legacy_never_refreshes() {
-    let f = Facts { legacy: true, ..facts(10) };
+    let f = Facts {
+      legacy: true,
+      ..facts(10)
+    };
     assert!(matches!(decide(&f), Decision::UseCached { note: Some(_) }));
-    let f = Facts { legacy: true, ..facts(-1) };
+    let f = Facts {
+      legacy: true,
+      ..facts(-1)
+    };
     assert_eq!(
       decide(&f),
-      Decision::Fail(Error::LegacyTokenExpired { profile: "dev".into() })
+      Decision::Fail(Error::LegacyTokenExpired {
+        profile: "dev".into()
+      })
     );
   }
 
   #[test]
   fn expired_registration_skips_the_call() {
-    let f = Facts { registration_expires_at: Some(now()), ..facts(10) };
+    let f = Facts {
+      registration_expires_at: Some(now()),
+      ..facts(10)
+    };
     assert!(matches!(decide(&f), Decision::UseCached { note: Some(_) }));
-    let f = Facts { registration_expires_at: Some(now()), ..facts(-1) };
+    let f = Facts {
+      registration_expires_at: Some(now()),
+      ..facts(-1)
+    };
     assert_eq!(
       decide(&f).clone(),
-      Decision::Fail(Error::RefreshFailed { cause: "(client registration expired)".into() })
+      Decision::Fail(Error::RefreshFailed {
+        cause: "(client registration expired)".into()
+      })
     );
-    let f = Facts { registration_expires_at: Some(now() + Duration::days(1)), ..facts(10) };
+    let f = Facts {
+      registration_expires_at: Some(now() + Duration::days(1)),
+      ..facts(10)
+    };
     assert_eq!(decide(&f), Decision::Refresh);
   }
 
   #[test]
   fn failed_refresh_serves_valid_token_else_fails_with_cause() {
-    assert_eq!(after_failed_refresh(now(), now() + Duration::seconds(1), "(x)".into()), Ok("(x)".into()));
     assert_eq!(
-      after_failed_refresh(now(), now(), "(x)".into()).unwrap_err().to_string(),
+      after_failed_refresh(now(), now() + Duration::seconds(1), "(x)".into()),
+      Ok("(x)".into())
+    );
+    assert_eq!(
+      after_failed_refresh(now(), now(), "(x)".into())
+        .unwrap_err()
+        .to_string(),
       "SSO Token refresh failed. Please log in using \"aws sso login\" (x)"
     );
   }

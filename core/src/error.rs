@@ -17,26 +17,59 @@ pub const REFRESH_FAILED: &str = "SSO Token refresh failed. Please log in using 
 pub enum Error {
   /// No home directory could be found, so neither the config nor the cache can be.
   NoHomeDir,
-  ProfileNotFound { profile: String },
-  MissingProfileProperty { profile: String, property: &'static str },
-  SessionNotFound { session: String },
-  MissingSessionProperty { session: String, property: &'static str },
+  ProfileNotFound {
+    profile: String,
+  },
+  MissingProfileProperty {
+    profile: String,
+    property: &'static str,
+  },
+  SessionNotFound {
+    session: String,
+  },
+  MissingSessionProperty {
+    session: String,
+    property: &'static str,
+  },
   /// The config file exists but could not be read (a directory, no permission, not UTF-8).
-  UnreadableConfig { path: PathBuf, cause: String },
-  CachedTokenNotFound { profile: String },
-  UnreadableCacheFile { path: PathBuf, cause: String },
-  CacheFileTooLarge { path: PathBuf },
+  UnreadableConfig {
+    path: PathBuf,
+    cause: String,
+  },
+  CachedTokenNotFound {
+    profile: String,
+  },
+  UnreadableCacheFile {
+    path: PathBuf,
+    cause: String,
+  },
+  CacheFileTooLarge {
+    path: PathBuf,
+  },
   /// JSON syntax error; `cause` is serde_json's text, which names the line and column and
   /// never quotes the input.
-  InvalidCacheJson { path: PathBuf, cause: String },
-  InvalidExpiresAt { path: PathBuf },
-  MissingTokenKey { key: &'static str },
+  InvalidCacheJson {
+    path: PathBuf,
+    cause: String,
+  },
+  InvalidExpiresAt {
+    path: PathBuf,
+  },
+  MissingTokenKey {
+    key: &'static str,
+  },
   /// A legacy (`sso_start_url` in the profile) token has expired; those are never refreshed.
-  LegacyTokenExpired { profile: String },
+  LegacyTokenExpired {
+    profile: String,
+  },
   /// `cause` is already in parentheses, e.g. `(invalid_grant, HTTP 400: ...)`.
-  RefreshFailed { cause: String },
+  RefreshFailed {
+    cause: String,
+  },
   /// A panic or another bug inside the provider; the load fails, the process lives.
-  Internal { cause: String },
+  Internal {
+    cause: String,
+  },
 }
 
 impl fmt::Display for Error {

@@ -19,21 +19,8 @@ pub struct Entry<'a> {
 pub fn is_js_space(c: char) -> bool {
   matches!(
     c,
-    '\t'
-      | '\n'
-      | '\u{0B}'
-      | '\u{0C}'
-      | '\r'
-      | ' '
-      | '\u{A0}'
-      | '\u{1680}'
-      | '\u{2000}'..='\u{200A}'
-      | '\u{2028}'
-      | '\u{2029}'
-      | '\u{202F}'
-      | '\u{205F}'
-      | '\u{3000}'
-      | '\u{FEFF}'
+    '\t' | '\n' | '\u{0B}' | '\u{0C}' | '\r' | ' ' | '\u{A0}' | '\u{1680}' | '\u{2000}'
+      ..='\u{200A}' | '\u{2028}' | '\u{2029}' | '\u{202F}' | '\u{205F}' | '\u{3000}' | '\u{FEFF}'
   )
 }
 
@@ -145,14 +132,20 @@ mod tests {
 
   #[test]
   fn keys_before_any_section_or_after_empty_section_are_ignored() {
-    assert_eq!(parse("a = 1\n[]\nb = 2\n[s]\nc = 3"), vec![e("s", "c", "3")]);
+    assert_eq!(
+      parse("a = 1\n[]\nb = 2\n[s]\nc = 3"),
+      vec![e("s", "c", "3")]
+    );
   }
 
   #[test]
   fn section_names_are_kept_verbatim_inside_brackets() {
     assert_eq!(
       parse("[sso-session my session]\na = 1\n [ spaced ] \nb = 2"),
-      vec![e("sso-session my session", "a", "1"), e(" spaced ", "b", "2")]
+      vec![
+        e("sso-session my session", "a", "1"),
+        e(" spaced ", "b", "2")
+      ]
     );
   }
 

@@ -13,6 +13,7 @@ pub mod oidc;
 pub mod provider;
 pub mod secret;
 
+pub use chrono;
 pub use env::Env;
 pub use error::{Error, ERROR_CODE};
 pub use provider::{Context, Coordinator, LoadOptions, Loaded, SystemClock};

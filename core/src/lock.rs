@@ -90,7 +90,9 @@ mod tests {
     let path = dir.join("t.json.lock");
     let held = FileLock::acquire(&path, Duration::ZERO).unwrap().unwrap();
     let start = Instant::now();
-    assert!(FileLock::acquire(&path, Duration::from_millis(50)).unwrap().is_none());
+    assert!(FileLock::acquire(&path, Duration::from_millis(50))
+      .unwrap()
+      .is_none());
     assert!(start.elapsed() >= Duration::from_millis(50));
     drop(held);
     assert!(!path.exists());
@@ -112,6 +114,9 @@ mod tests {
 
   #[test]
   fn lock_path_appends_suffix() {
-    assert_eq!(lock_path(Path::new("/c/x.json")), PathBuf::from("/c/x.json.lock"));
+    assert_eq!(
+      lock_path(Path::new("/c/x.json")),
+      PathBuf::from("/c/x.json.lock")
+    );
   }
 }

@@ -173,13 +173,18 @@ impl Context<'_> {
     };
     if let Some(last) = st.last_attempt {
       if !opts.force_refresh && now - last < REFRESH_THROTTLE {
-        return give_up(&cached, "(refresh throttled: last attempt less than 30 s ago)".into());
+        return give_up(
+          &cached,
+          "(refresh throttled: last attempt less than 30 s ago)".into(),
+        );
       }
     }
     st.last_attempt = Some(now);
 
     // Across processes: one refresher per file; the others find its token on re-reading.
-    let _lock = FileLock::acquire(&lock_path(path), LOCK_WAIT).ok().flatten();
+    let _lock = FileLock::acquire(&lock_path(path), LOCK_WAIT)
+      .ok()
+      .flatten();
     if let Ok(reread) = CachedToken::read(path, &opts.profile) {
       if reread.access_token != cached.access_token && fresh(&reread.expires_at) {
         st.latest = Some((reread.access_token.clone(), reread.expires_at));
@@ -210,8 +215,14 @@ impl Context<'_> {
       Err(e) => return give_up(&cached, e.to_string()),
     };
     let expires_at = sent_at + Duration::seconds(response.expires_in);
-    let next = cached.with_refresh(&response.access_token, expires_at, response.refresh_token.as_ref());
-    let write_error = write_atomic(path, &next.to_bytes()).err().map(|e| e.to_string());
+    let next = cached.with_refresh(
+      &response.access_token,
+      expires_at,
+      response.refresh_token.as_ref(),
+    );
+    let write_error = write_atomic(path, &next.to_bytes())
+      .err()
+      .map(|e| e.to_string());
     st.latest = Some((response.access_token.clone(), expires_at));
     Ok(Loaded {
       refreshed: true,

@@ -1,0 +1,101 @@
+#!/usr/bin/env node
+'use strict'
+
+// sso-token: shows the state of a profile's SSO token; refreshes it with --refresh.
+// Exit codes: 0 token available, 1 no usable token (log in again) or another failure,
+// 2 usage error.
+
+const { load, failure } = require('../lib/native.js')
+const { SSOTokenProvider } = require('../index.js')
+
+const USAGE = `Usage: sso-token [--profile NAME] [--refresh] [--json] [--show-token]
+
+Shows the cached AWS SSO token of a profile: session, start URL, expiry, seconds left.
+  --profile NAME  profile to read (default: $AWS_PROFILE, else "default")
+  --refresh       refresh the token through SSO OIDC now, even if it is still valid
+  --json          print one JSON object instead of text
+  --show-token    include the access token itself (hidden by default)
+  --help          show this text
+
+Exit codes: 0 token available, 1 no usable token or another failure, 2 usage error.`
+
+function parseArgs(argv) {
+  const opts = { profile: undefined, refresh: false, json: false, showToken: false, help: false }
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]
+    if (arg === '--profile' && i + 1 < argv.length) opts.profile = argv[++i]
+    else if (arg.startsWith('--profile=')) opts.profile = arg.slice('--profile='.length)
+    else if (arg === '--refresh') opts.refresh = true
+    else if (arg === '--json') opts.json = true
+    else if (arg === '--show-token') opts.showToken = true
+    else if (arg === '--help' || arg === '-h') opts.help = true
+    else return { error: `unknown or incomplete argument: ${arg}` }
+  }
+  return opts
+}
+
+async function main() {
+  const opts = parseArgs(process.argv.slice(2))
+  if (opts.error) {
+    process.stderr.write(`sso-token: ${opts.error}\n\n${USAGE}\n`)
+    return 2
+  }
+  if (opts.help) {
+    process.stdout.write(`${USAGE}\n`)
+    return 0
+  }
+  const profile = opts.profile || process.env.AWS_PROFILE || 'default'
+  const result = await load(profile, SSOTokenProvider.expiryWindow, opts.refresh)
+  if (!result.ok) {
+    const err = failure(result.message)
+    if (opts.json) {
+      process.stdout.write(
+        `${JSON.stringify({ profile, error: { code: err.code, message: err.message } })}\n`,
+      )
+    }
+    process.stderr.write(`sso-token: ${err.message}\n`)
+    return 1
+  }
+  const expiresAt = new Date(result.expiresAt)
+  const report = {
+    profile,
+    session: result.session ?? null,
+    startUrl: result.startUrl,
+    region: result.region,
+    cachePath: result.cachePath,
+    expiresAt: expiresAt.toISOString(),
+    secondsLeft: Math.floor((result.expiresAt - Date.now()) / 1000),
+    refreshed: result.refreshed,
+    refreshNote: result.refreshNote ?? null,
+    writeError: result.writeError ?? null,
+  }
+  if (opts.showToken) report.token = result.token
+  if (opts.json) {
+    process.stdout.write(`${JSON.stringify(report, null, 2)}\n`)
+    return 0
+  }
+  const lines = [
+    ['profile', report.profile],
+    ['session', report.session ?? '(legacy profile: sso_start_url in the profile)'],
+    ['start URL', report.startUrl],
+    ['region', report.region],
+    ['cache file', report.cachePath],
+    ['expires', `${report.expiresAt} (${report.secondsLeft} s left)`],
+    ['refreshed', report.refreshed ? 'yes, just now' : 'no'],
+  ]
+  if (report.refreshNote) lines.push(['refresh note', report.refreshNote])
+  if (report.writeError) lines.push(['write error', `${report.writeError} (token kept in memory only)`])
+  if (opts.showToken) lines.push(['token', report.token])
+  for (const [k, v] of lines) process.stdout.write(`${`${k}:`.padEnd(14)}${v}\n`)
+  return 0
+}
+
+main().then(
+  (code) => {
+    process.exitCode = code
+  },
+  (e) => {
+    process.stderr.write(`sso-token: ${e && e.message}\n`)
+    process.exitCode = 1
+  },
+)
