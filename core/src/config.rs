@@ -61,7 +61,7 @@ fn strip_kind<'a>(section: &'a str, prefix: &str) -> Option<&'a str> {
   let rest = section.strip_prefix(prefix)?;
   let mut chars = rest.chars();
   let first = chars.next()?;
-  is_js_space(first).then(|| chars.as_str())
+  is_js_space(first).then_some(chars.as_str())
 }
 
 /// Last value of `key` among `entries` (later sections and later lines win, as v2 merges).

@@ -14,7 +14,7 @@ use crate::oidc::{endpoint_for, CreateTokenRequest, Transport};
 use crate::secret::Secret;
 use chrono::{DateTime, Duration, Utc};
 use std::collections::HashMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, OnceLock};
 
 /// The SDKs' default expiry window: refresh when less than this is left.
@@ -94,9 +94,9 @@ impl Coordinator {
     GLOBAL.get_or_init(Coordinator::default)
   }
 
-  fn state(&self, path: &PathBuf) -> Arc<Mutex<FileState>> {
+  fn state(&self, path: &Path) -> Arc<Mutex<FileState>> {
     let mut files = self.files.lock().unwrap_or_else(|e| e.into_inner());
-    files.entry(path.clone()).or_default().clone()
+    files.entry(path.to_path_buf()).or_default().clone()
   }
 }
 
@@ -148,7 +148,7 @@ impl Context<'_> {
     &self,
     opts: &LoadOptions,
     source: &TokenSource,
-    path: &PathBuf,
+    path: &Path,
     mut cached: CachedToken,
     serve: impl Fn(&CachedToken, Option<String>) -> Loaded,
   ) -> Result<Loaded, Error> {
