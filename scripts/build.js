@@ -48,4 +48,8 @@ try {
   process.exit(1)
 }
 const built = path.join(root, 'target', 'release', 'libsso_token_provider.so')
-fs.copyFileSync(built, target)
+// Copy then rename: a running process may have the old binary mapped; overwriting it in
+// place would corrupt that process.
+const tmp = `${target}.${process.pid}.tmp`
+fs.copyFileSync(built, tmp)
+fs.renameSync(tmp, target)

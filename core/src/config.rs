@@ -7,7 +7,7 @@
 
 use crate::env::Env;
 use crate::error::Error;
-use crate::ini::{self, is_js_space, Entry};
+use crate::ini::{self, is_js_space, Section};
 use std::io::ErrorKind;
 
 /// Where a profile's token comes from.
@@ -64,9 +64,23 @@ fn strip_kind<'a>(section: &'a str, prefix: &str) -> Option<&'a str> {
   is_js_space(first).then_some(chars.as_str())
 }
 
-/// Last value of `key` among `entries` (later sections and later lines win, as v2 merges).
-fn last<'a>(entries: &[&Entry<'a>], key: &str) -> Option<&'a str> {
-  entries.iter().rev().find(|e| e.key == key).map(|e| e.value)
+/// Last value of `key` in `sections` (later sections and later lines win, as v2 merges).
+fn last<'a>(sections: &[&Section<'a>], key: &str) -> Option<&'a str> {
+  sections
+    .iter()
+    .rev()
+    .find_map(|s| ini::assignments(s.body).filter(|(k, _)| *k == key).last())
+    .map(|(_, v)| v)
+}
+
+/// Sections that exist: v2 only creates a section when it gets a key.
+fn with_keys<'a, 'b>(sections: impl Iterator<Item = &'b Section<'a>>) -> Vec<&'b Section<'a>>
+where
+  'a: 'b,
+{
+  sections
+    .filter(|s| ini::assignments(s.body).next().is_some())
+    .collect()
 }
 
 /// Reads the config file named by the environment. A missing file is an empty config.
@@ -85,23 +99,22 @@ pub fn read_config_text(env: &Env) -> Result<String, Error> {
   }
 }
 
-/// Resolves `profile` in config `text`: one parse, then two scans of the entries.
+/// Resolves `profile` in config `text`: the file is split into sections once, and only
+/// the bodies of the profile and its session are parsed.
 pub fn resolve(text: &str, profile: &str) -> Result<TokenSource, Error> {
-  let entries = ini::parse(text);
+  let sections = ini::sections(text);
 
-  let prefixed: Vec<&Entry> = entries
-    .iter()
-    .filter(|e| strip_kind(e.section, "profile") == Some(profile))
-    .collect();
-  let chosen = if prefixed.is_empty() {
-    entries
+  let prefixed = with_keys(
+    sections
       .iter()
-      .filter(|e| {
-        e.section == profile
-          && strip_kind(e.section, "profile").is_none()
-          && strip_kind(e.section, "sso-session").is_none()
-      })
-      .collect()
+      .filter(|s| strip_kind(s.name, "profile") == Some(profile)),
+  );
+  let chosen = if prefixed.is_empty() {
+    with_keys(sections.iter().filter(|s| {
+      s.name == profile
+        && strip_kind(s.name, "profile").is_none()
+        && strip_kind(s.name, "sso-session").is_none()
+    }))
   } else {
     prefixed
   };
@@ -124,10 +137,11 @@ pub fn resolve(text: &str, profile: &str) -> Result<TokenSource, Error> {
     });
   };
 
-  let session_entries: Vec<&Entry> = entries
-    .iter()
-    .filter(|e| strip_kind(e.section, "sso-session") == Some(session))
-    .collect();
+  let session_entries = with_keys(
+    sections
+      .iter()
+      .filter(|s| strip_kind(s.name, "sso-session") == Some(session)),
+  );
   if session_entries.is_empty() {
     return Err(Error::SessionNotFound {
       session: session.into(),

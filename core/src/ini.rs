@@ -31,45 +31,92 @@ fn trim_js(s: &str) -> &str {
 /// Cuts the line at the first `;` or `#` that starts the line or follows whitespace
 /// (v2: `line.split(/(^|\s)[;#]/)[0]`).
 fn strip_comment(line: &str) -> &str {
-  let mut prev_is_space = true;
-  for (i, c) in line.char_indices() {
-    if (c == ';' || c == '#') && prev_is_space {
-      // The whitespace before the marker goes too, but trimming removes it anyway.
+  let bytes = line.as_bytes();
+  let mut from = 0;
+  // Both markers are ASCII, so every hit is a char boundary; only the char before it
+  // needs decoding, and only when it is not ASCII.
+  while let Some(off) = bytes[from..].iter().position(|&b| b == b';' || b == b'#') {
+    let i = from + off;
+    if line[..i].chars().next_back().is_none_or(is_js_space) {
       return &line[..i];
     }
-    prev_is_space = is_js_space(c);
+    from = i + 1;
   }
   line
 }
 
-/// Every assignment of the file in order. Repeated sections are not merged here: callers
-/// read entries in order, so the last key wins, as in v2's merge.
-pub fn parse(text: &str) -> Vec<Entry<'_>> {
-  let mut entries = Vec::new();
-  let mut section: Option<&str> = None;
+/// The section name if `line` is a section header (`[name]` once comments are cut and the
+/// line trimmed), `Some("")` for `[]`.
+fn header(line: &str) -> Option<&str> {
+  // Cheap test first: most lines of a big config are assignments.
+  if !line.trim_start_matches(is_js_space).starts_with('[') {
+    return None;
+  }
+  let line = trim_js(strip_comment(line));
+  (line.len() >= 2 && line.ends_with(']')).then(|| &line[1..line.len() - 1])
+}
+
+/// One `[name]` header and the text up to the next header. A config is split into these
+/// without looking inside the bodies, so only the sections a load needs are parsed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Section<'a> {
+  pub name: &'a str,
+  pub body: &'a str,
+}
+
+/// The sections of `text` in file order. Repeated names are not merged here: callers read
+/// bodies in order, so the last key wins, as in v2's merge. Text before the first header
+/// and the body of `[]` belong to no section, as in v2.
+pub fn sections(text: &str) -> Vec<Section<'_>> {
+  let mut out: Vec<Section> = Vec::new();
+  let mut current: Option<(&str, usize)> = None;
+  let mut pos = 0;
   // v2 splits on /\r?\n/: a lone \r stays in the line, and trimming removes it.
   for line in text.split('\n') {
-    let line = trim_js(strip_comment(line));
-    if line.len() >= 2 && line.starts_with('[') && line.ends_with(']') {
-      section = Some(&line[1..line.len() - 1]);
-      continue;
-    }
-    // `[]` gives an empty section name, which v2 treats as no section at all.
-    let Some(current) = section.filter(|s| !s.is_empty()) else {
-      continue;
-    };
-    // An assignment needs `=` neither first nor last on the trimmed line, so neither the
-    // key nor the value can be empty.
-    match line.find('=') {
-      Some(eq) if eq != 0 && eq != line.len() - 1 => entries.push(Entry {
-        section: current,
-        key: trim_js(&line[..eq]),
-        value: trim_js(&line[eq + 1..]),
-      }),
-      _ => {}
+    let start = pos;
+    pos += line.len() + 1;
+    if let Some(name) = header(line) {
+      if let Some((prev, body_start)) = current.take() {
+        out.push(Section {
+          name: prev,
+          body: &text[body_start..start],
+        });
+      }
+      current = (!name.is_empty()).then_some((name, pos.min(text.len())));
     }
   }
-  entries
+  if let Some((name, body_start)) = current {
+    out.push(Section {
+      name,
+      body: &text[body_start..],
+    });
+  }
+  out
+}
+
+/// The `(key, value)` assignments of a section body, in order.
+pub fn assignments(body: &str) -> impl Iterator<Item = (&str, &str)> {
+  body.split('\n').filter_map(|line| {
+    let line = trim_js(strip_comment(line));
+    // An assignment needs `=` neither first nor last on the trimmed line, so neither the
+    // key nor the value can be empty.
+    let eq = line.find('=')?;
+    (eq != 0 && eq != line.len() - 1).then(|| (trim_js(&line[..eq]), trim_js(&line[eq + 1..])))
+  })
+}
+
+/// Every assignment of the file in order, with its section.
+pub fn parse(text: &str) -> Vec<Entry<'_>> {
+  sections(text)
+    .into_iter()
+    .flat_map(|s| {
+      assignments(s.body).map(move |(key, value)| Entry {
+        section: s.name,
+        key,
+        value,
+      })
+    })
+    .collect()
 }
 
 #[cfg(test)]
@@ -146,6 +193,14 @@ mod tests {
         e("sso-session my session", "a", "1"),
         e(" spaced ", "b", "2")
       ]
+    );
+  }
+
+  #[test]
+  fn header_lines_can_carry_comments() {
+    assert_eq!(
+      parse("  [s] ; c\na = 1\n[t]#c\nb = 2"),
+      vec![e("s", "a", "1"), e("s", "b", "2")]
     );
   }
 
