@@ -712,7 +712,8 @@ fn invalid(why: &str) -> OidcError {
 
 /// Checks every field by hand: typed deserialization errors quote the offending value,
 /// which here may be a token.
-fn parse_success(bytes: &[u8]) -> Result<CreateTokenResponse, OidcError> {
+/// Validates a 2xx CreateToken body. Public for the fuzz tests; the transport calls it.
+pub fn parse_success(bytes: &[u8]) -> Result<CreateTokenResponse, OidcError> {
   let text = std::str::from_utf8(bytes).map_err(|_| invalid("body is not UTF-8"))?;
   let value: Value = serde_json::from_str(text).map_err(|_| invalid("body is not JSON"))?;
   let Value::Object(mut fields) = value else {
@@ -797,7 +798,9 @@ fn scrub(value: &mut Value) {
 
 /// The error from `{"error", "error_description"}` (or AWS's `__type`/`message`), falling
 /// back to the `x-amzn-ErrorType` header, whose part before `:` is the error code.
-fn parse_error(
+/// Builds the error of a 4xx/5xx answer, with server text sanitised against `secrets`.
+/// Public for the fuzz tests; the transport calls it.
+pub fn parse_error(
   status: u16,
   body: Option<&[u8]>,
   header: Option<&str>,
