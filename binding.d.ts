@@ -9,6 +9,9 @@
  */
 export declare const __napiBindingTarget: 'native' | 'wasm32-wasi' | 'wasm32-wasip1'
 
+/** Not part of the API: provokes a panic inside a worker-thread load (tests only). */
+export declare function __panicOnWorkerForTests(): Promise<unknown>
+
 /** The environment variable names `loadToken` expects values for, in order. */
 export declare function envVariables(): Array<string>
 

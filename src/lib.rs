@@ -60,6 +60,21 @@ impl LoadResult {
   }
 }
 
+/// Runs `f`, turning a panic into a failed load: a panic unwinding into libuv would abort
+/// Node, and a provider bug must cost one load, not the process.
+fn guarded(
+  f: impl FnOnce() -> std::result::Result<Loaded, CoreError>,
+) -> std::result::Result<Loaded, CoreError> {
+  catch_unwind(AssertUnwindSafe(f)).unwrap_or_else(|panic| {
+    let cause = panic
+      .downcast_ref::<&str>()
+      .map(|s| s.to_string())
+      .or_else(|| panic.downcast_ref::<String>().cloned())
+      .unwrap_or_else(|| "panic".into());
+    Err(CoreError::Internal { cause })
+  })
+}
+
 pub struct LoadTask {
   env: Env,
   options: LoadOptions,
@@ -77,16 +92,7 @@ impl Task for LoadTask {
       transport: &TRANSPORT,
       coordinator: Coordinator::global(),
     };
-    // A panic here would unwind into libuv and abort Node: turn it into a failed load.
-    let result =
-      catch_unwind(AssertUnwindSafe(|| ctx.load(&self.options))).unwrap_or_else(|panic| {
-        let cause = panic
-          .downcast_ref::<&str>()
-          .map(|s| s.to_string())
-          .or_else(|| panic.downcast_ref::<String>().cloned())
-          .unwrap_or_else(|| "panic".into());
-        Err(CoreError::Internal { cause })
-      });
+    let result = guarded(|| ctx.load(&self.options));
     Ok(LoadResult::from_core(result))
   }
 
@@ -128,3 +134,28 @@ pub fn env_variables() -> Vec<&'static str> {
 /// The `code` and `name` of every error.
 #[napi]
 pub const ERROR_CODE: &str = sso_token_core::ERROR_CODE;
+
+/// A task whose load panics on the worker thread, through the same guard as `loadToken`:
+/// the tests use it to prove a panic becomes a failed load and Node lives on.
+pub struct PanicTask;
+
+impl Task for PanicTask {
+  type Output = LoadResult;
+  type JsValue = LoadResult;
+
+  fn compute(&mut self) -> Result<Self::Output> {
+    Ok(LoadResult::from_core(guarded(|| {
+      panic!("provoked by a test")
+    })))
+  }
+
+  fn resolve(&mut self, _env: napi::Env, output: Self::Output) -> Result<Self::JsValue> {
+    Ok(output)
+  }
+}
+
+/// Not part of the API: provokes a panic inside a worker-thread load (tests only).
+#[napi(js_name = "__panicOnWorkerForTests")]
+pub fn panic_on_worker_for_tests() -> AsyncTask<PanicTask> {
+  AsyncTask::new(PanicTask)
+}
