@@ -220,9 +220,17 @@ impl Context<'_> {
       expires_at,
       response.refresh_token.as_ref(),
     );
-    let write_error = write_atomic(path, &next.to_bytes())
-      .err()
-      .map(|e| e.to_string());
+    // Write only over the file this refresh was based on: one deleted (logged out) or
+    // replaced (logged in again) meanwhile is the user's newer word, and stays.
+    let unchanged = CachedToken::read(path, &opts.profile)
+      .is_ok_and(|on_disk| on_disk.access_token == cached.access_token);
+    let write_error = if unchanged {
+      write_atomic(path, &next.to_bytes())
+        .err()
+        .map(|e| e.to_string())
+    } else {
+      Some("the cache file changed during the refresh; left as it is".into())
+    };
     st.latest = Some((response.access_token.clone(), expires_at));
     Ok(Loaded {
       refreshed: true,

@@ -37,6 +37,8 @@ struct FakeOidc {
   calls: AtomicUsize,
   answers: Mutex<VecDeque<Result<CreateTokenResponse, OidcError>>>,
   delay_ms: u64,
+  /// Runs inside the call, as a user or another program would act meanwhile.
+  during_call: Option<Box<dyn Fn() + Send + Sync>>,
   seen: Mutex<Vec<(String, String, String)>>,
 }
 
@@ -66,6 +68,9 @@ impl Transport for FakeOidc {
       req.refresh_token.expose().to_string(),
     ));
     std::thread::sleep(std::time::Duration::from_millis(self.delay_ms));
+    if let Some(f) = &self.during_call {
+      f();
+    }
     self
       .answers
       .lock()
@@ -406,4 +411,36 @@ fn a_valid_token_missing_refresh_keys_is_served_inside_the_window() {
     "Key \"clientSecret\" not present in SSO Token"
   );
   assert_eq!(oidc.calls(), 0);
+}
+
+#[test]
+fn a_cache_file_deleted_or_replaced_during_the_refresh_is_left_alone() {
+  let clock = FakeClock::new();
+  let h = home(Some(token_expiring_in(&clock, 60)));
+  let path = h.cache();
+  let oidc = FakeOidc {
+    during_call: Some(Box::new({
+      let path = path.clone();
+      move || fs::remove_file(&path).unwrap()
+    })),
+    ..FakeOidc::answering(vec![ok("new-token", 3600, None)])
+  };
+  let got = load(&h, &clock, &oidc, &Coordinator::default(), "dev").unwrap();
+  assert_eq!(got.token.expose(), "new-token");
+  assert!(got.write_error.is_some());
+  assert!(!path.exists(), "a logged-out session is not brought back");
+
+  let h = home(Some(token_expiring_in(&clock, 60)));
+  let path = h.cache();
+  let relogin = json!({"accessToken": "from-login", "expiresAt": (clock.now() + Duration::hours(8)).to_rfc3339()});
+  let oidc = FakeOidc {
+    during_call: Some(Box::new({
+      let path = path.clone();
+      let relogin = relogin.clone();
+      move || fs::write(&path, serde_json::to_vec(&relogin).unwrap()).unwrap()
+    })),
+    ..FakeOidc::answering(vec![ok("new-token", 3600, None)])
+  };
+  load(&h, &clock, &oidc, &Coordinator::default(), "dev").unwrap();
+  assert_eq!(h.file(), relogin, "a fresh login is not overwritten");
 }
