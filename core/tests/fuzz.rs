@@ -25,7 +25,7 @@ fn cases() -> u32 {
 
 fn run<S: Strategy>(strategy: S, check: impl Fn(S::Value)) -> u32
 where
-  S::Value: std::fmt::Debug,
+  S::Value: std::fmt::Debug + Clone,
 {
   let n = cases();
   let mut runner = TestRunner::new(Config {
@@ -35,13 +35,18 @@ where
   });
   runner
     .run(&strategy, |input| {
-      let start = Instant::now();
-      check(input);
-      prop_assert!(
-        start.elapsed() < MAX_PER_INPUT,
-        "took {:?}",
-        start.elapsed()
-      );
+      // The fastest of up to three runs: one slow run on a shared machine is a descheduled
+      // thread, three are a slow input.
+      let mut fastest = Duration::MAX;
+      for _ in 0..3 {
+        let start = Instant::now();
+        check(input.clone());
+        fastest = fastest.min(start.elapsed());
+        if fastest < MAX_PER_INPUT {
+          break;
+        }
+      }
+      prop_assert!(fastest < MAX_PER_INPUT, "took {:?}", fastest);
       Ok(())
     })
     .unwrap();
