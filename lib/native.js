@@ -2,9 +2,8 @@
 
 // The one bridge to the Rust binding, shared by index.js and the sso-token command.
 
-const { loadToken, envVariables } = require('../binding.js')
+const { loadToken, envVariables, ERROR_CODE } = require('../binding.js')
 
-const ERROR_CODE = 'SSOTokenProviderFailure'
 const ENV_NAMES = envVariables()
 
 // Passed to Rust rather than read there: `process.env` differs per worker thread.
