@@ -33,10 +33,22 @@ export interface LoadResult {
   refreshed: boolean
   refreshNote?: string
   writeError?: string
+  /** A refresh is due: call `refreshToken` with the same arguments. */
+  needsNetwork: boolean
 }
 
 /**
- * Loads `profile`'s token on the libuv pool. `env` holds the values of
- * `sso_token_core::env::VARIABLES`, in order, as the calling JS realm sees them.
+ * Loads `profile`'s token on the libuv pool, without waiting on the network: when a
+ * refresh is due the result has `needsNetwork` and the caller goes on with `refreshToken`.
+ * `env` holds the values of `sso_token_core::env::VARIABLES`, in order, as the calling JS
+ * realm sees them.
  */
 export declare function loadToken(profile: string, env: Array<string | undefined | null>, expiryWindowMs: number, forceRefresh: boolean): Promise<unknown>
+
+/**
+ * The whole load, refresh included, on a thread of its own: it may wait up to the
+ * refresh timeout on the network and on other refreshes of the same file, which must not
+ * hold a libuv pool thread. Refreshes are rare (at most one attempt per file per 30 s), so
+ * a thread per call costs nothing that matters; `index.js` shares one call per file.
+ */
+export declare function refreshToken(profile: string, envValues: Array<string | undefined | null>, expiryWindowMs: number, forceRefresh: boolean): Promise<LoadResult>

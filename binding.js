@@ -839,3 +839,4 @@ module.exports.__panicOnWorkerForTests = nativeBinding.__panicOnWorkerForTests
 module.exports.envVariables = nativeBinding.envVariables
 module.exports.ERROR_CODE = nativeBinding.ERROR_CODE
 module.exports.loadToken = nativeBinding.loadToken
+module.exports.refreshToken = nativeBinding.refreshToken

@@ -2,7 +2,7 @@
 
 // The one bridge to the Rust binding, shared by index.js and the sso-token command.
 
-const { loadToken, envVariables, ERROR_CODE } = require('../binding.js')
+const { loadToken, refreshToken, envVariables, ERROR_CODE } = require('../binding.js')
 
 const ENV_NAMES = envVariables()
 
@@ -27,18 +27,43 @@ function failure(message) {
   return err
 }
 
+// Refreshes under way in this JS realm, by cache file and options: loads of one file share
+// one call (Rust shares one CreateToken across realms too).
+const refreshing = new Map()
+
+function sharedRefresh(cachePath, profile, env, windowMs, force) {
+  const key = `${cachePath}\0${windowMs}\0${force}`
+  let pending = refreshing.get(key)
+  if (!pending) {
+    pending = refreshToken(profile, env, windowMs, force)
+    refreshing.set(key, pending)
+    const forget = () => refreshing.delete(key)
+    pending.then(forget, forget)
+  }
+  return pending
+}
+
+function internalError(e) {
+  return { ok: false, message: `Internal error in sso-token-provider (${e && e.message}); please report it` }
+}
+
 /**
- * One load on the libuv pool. Resolves to the binding's result object; never rejects
- * (a failed load is `{ ok: false, message }`).
+ * One load. The local part (config, cache file, decision) runs on the libuv pool; a due
+ * refresh goes on on a thread of its own, so network waits never hold a pool thread.
+ * Resolves to the binding's result object; never rejects (a failed load is
+ * `{ ok: false, message }`).
  */
 function load(profile, expiryWindowSeconds, force) {
   if (typeof profile !== 'string') {
     return Promise.resolve({ ok: false, message: 'The "profile" option must be a string' })
   }
-  return loadToken(profile, readEnv(), expiryWindowSeconds * 1000, force).catch((e) => ({
-    ok: false,
-    message: `Internal error in sso-token-provider (${e && e.message}); please report it`,
-  }))
+  const env = readEnv()
+  const windowMs = expiryWindowSeconds * 1000
+  return loadToken(profile, env, windowMs, force)
+    .then((result) =>
+      result.needsNetwork ? sharedRefresh(result.cachePath, profile, env, windowMs, force) : result,
+    )
+    .catch(internalError)
 }
 
 module.exports = { ERROR_CODE, failure, load }

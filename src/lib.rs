@@ -5,7 +5,7 @@
 use napi::bindgen_prelude::*;
 use napi_derive::napi;
 use sso_token_core::oidc::UreqTransport;
-use sso_token_core::provider::{Context, Coordinator, LoadOptions, Loaded, SystemClock};
+use sso_token_core::provider::{Context, Coordinator, LoadOptions, Loaded, Step, SystemClock};
 use sso_token_core::{Env, Error as CoreError};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
@@ -25,14 +25,32 @@ pub struct LoadResult {
   pub refreshed: bool,
   pub refresh_note: Option<String>,
   pub write_error: Option<String>,
+  /// A refresh is due: call `refreshToken` with the same arguments.
+  pub needs_network: bool,
 }
 
 impl LoadResult {
+  fn empty() -> Self {
+    LoadResult {
+      ok: false,
+      message: None,
+      token: None,
+      expires_at: None,
+      session: None,
+      start_url: None,
+      region: None,
+      cache_path: None,
+      refreshed: false,
+      refresh_note: None,
+      write_error: None,
+      needs_network: false,
+    }
+  }
+
   fn from_core(result: std::result::Result<Loaded, CoreError>) -> Self {
     match result {
       Ok(l) => LoadResult {
         ok: true,
-        message: None,
         token: Some(l.token.expose().to_string()),
         expires_at: Some(l.expires_at.timestamp_millis() as f64),
         session: l.source.session_name().map(str::to_string),
@@ -42,19 +60,11 @@ impl LoadResult {
         refreshed: l.refreshed,
         refresh_note: l.refresh_note,
         write_error: l.write_error,
+        ..LoadResult::empty()
       },
       Err(e) => LoadResult {
-        ok: false,
         message: Some(e.to_string()),
-        token: None,
-        expires_at: None,
-        session: None,
-        start_url: None,
-        region: None,
-        cache_path: None,
-        refreshed: false,
-        refresh_note: None,
-        write_error: None,
+        ..LoadResult::empty()
       },
     }
   }
@@ -65,35 +75,76 @@ impl LoadResult {
 fn guarded(
   f: impl FnOnce() -> std::result::Result<Loaded, CoreError>,
 ) -> std::result::Result<Loaded, CoreError> {
-  catch_unwind(AssertUnwindSafe(f)).unwrap_or_else(|panic| {
-    let cause = panic
-      .downcast_ref::<&str>()
-      .map(|s| s.to_string())
-      .or_else(|| panic.downcast_ref::<String>().cloned())
-      .unwrap_or_else(|| "panic".into());
-    Err(CoreError::Internal { cause })
-  })
+  catch_unwind(AssertUnwindSafe(f)).unwrap_or_else(|panic| Err(panic_error(panic)))
 }
 
+fn panic_error(panic: Box<dyn std::any::Any + Send>) -> CoreError {
+  let cause = panic
+    .downcast_ref::<&str>()
+    .map(|s| s.to_string())
+    .or_else(|| panic.downcast_ref::<String>().cloned())
+    .unwrap_or_else(|| "panic".into());
+  CoreError::Internal { cause }
+}
+
+/// One load's inputs, taken on the JS thread.
 pub struct LoadTask {
   env: Env,
   options: LoadOptions,
+}
+
+impl LoadTask {
+  fn new(
+    profile: String,
+    env: Vec<Option<String>>,
+    expiry_window_ms: f64,
+    force_refresh: bool,
+  ) -> Self {
+    let window_ms = if expiry_window_ms.is_finite() {
+      expiry_window_ms as i64
+    } else {
+      0
+    };
+    LoadTask {
+      env: Env::from_values(env),
+      options: LoadOptions {
+        profile,
+        expiry_window: sso_token_core::chrono::Duration::milliseconds(window_ms),
+        force_refresh,
+      },
+    }
+  }
+
+  fn with_context<T>(&self, f: impl FnOnce(&Context) -> T) -> T {
+    static TRANSPORT: UreqTransport = UreqTransport;
+    f(&Context {
+      env: &self.env,
+      clock: &SystemClock,
+      transport: &TRANSPORT,
+      coordinator: Coordinator::global(),
+    })
+  }
 }
 
 impl Task for LoadTask {
   type Output = LoadResult;
   type JsValue = LoadResult;
 
+  /// Local work only: a refresh that would wait on the network, another load or another
+  /// process comes back as `needsNetwork`, so no libuv thread ever waits on those.
   fn compute(&mut self) -> Result<Self::Output> {
-    static TRANSPORT: UreqTransport = UreqTransport;
-    let ctx = Context {
-      env: &self.env,
-      clock: &SystemClock,
-      transport: &TRANSPORT,
-      coordinator: Coordinator::global(),
-    };
-    let result = guarded(|| ctx.load(&self.options));
-    Ok(LoadResult::from_core(result))
+    let step = catch_unwind(AssertUnwindSafe(|| {
+      self.with_context(|ctx| ctx.load_local(&self.options))
+    }))
+    .unwrap_or_else(|panic| Step::Done(Err(panic_error(panic))));
+    Ok(match step {
+      Step::Done(result) => LoadResult::from_core(result),
+      Step::NeedsNetwork { cache_path } => LoadResult {
+        needs_network: true,
+        cache_path: Some(cache_path.display().to_string()),
+        ..LoadResult::empty()
+      },
+    })
   }
 
   fn resolve(&mut self, _env: napi::Env, output: Self::Output) -> Result<Self::JsValue> {
@@ -101,8 +152,10 @@ impl Task for LoadTask {
   }
 }
 
-/// Loads `profile`'s token on the libuv pool. `env` holds the values of
-/// `sso_token_core::env::VARIABLES`, in order, as the calling JS realm sees them.
+/// Loads `profile`'s token on the libuv pool, without waiting on the network: when a
+/// refresh is due the result has `needsNetwork` and the caller goes on with `refreshToken`.
+/// `env` holds the values of `sso_token_core::env::VARIABLES`, in order, as the calling JS
+/// realm sees them.
 #[napi]
 pub fn load_token(
   profile: String,
@@ -110,19 +163,35 @@ pub fn load_token(
   expiry_window_ms: f64,
   force_refresh: bool,
 ) -> AsyncTask<LoadTask> {
-  let window_ms = if expiry_window_ms.is_finite() {
-    expiry_window_ms as i64
-  } else {
-    0
-  };
-  AsyncTask::new(LoadTask {
-    env: Env::from_values(env),
-    options: LoadOptions {
-      profile,
-      expiry_window: sso_token_core::chrono::Duration::milliseconds(window_ms),
-      force_refresh,
-    },
-  })
+  AsyncTask::new(LoadTask::new(profile, env, expiry_window_ms, force_refresh))
+}
+
+/// The whole load, refresh included, on a thread of its own: it may wait up to the
+/// refresh timeout on the network and on other refreshes of the same file, which must not
+/// hold a libuv pool thread. Refreshes are rare (at most one attempt per file per 30 s), so
+/// a thread per call costs nothing that matters; `index.js` shares one call per file.
+#[napi(ts_return_type = "Promise<LoadResult>")]
+pub fn refresh_token(
+  env: &napi::Env,
+  profile: String,
+  env_values: Vec<Option<String>>,
+  expiry_window_ms: f64,
+  force_refresh: bool,
+) -> Result<Object<'_>> {
+  let (deferred, promise) = env.create_deferred()?;
+  let task = LoadTask::new(profile, env_values, expiry_window_ms, force_refresh);
+  let spawned = std::thread::Builder::new()
+    .name("sso-token-refresh".into())
+    .spawn(move || {
+      let result = guarded(|| task.with_context(|ctx| ctx.load(&task.options)));
+      deferred.resolve(move |_| Ok(LoadResult::from_core(result)));
+    });
+  if let Err(e) = spawned {
+    return Err(napi::Error::from_reason(format!(
+      "could not start a refresh thread: {e}"
+    )));
+  }
+  Ok(promise)
 }
 
 /// The environment variable names `loadToken` expects values for, in order.

@@ -15,7 +15,7 @@ use crate::secret::Secret;
 use chrono::{DateTime, Duration, Utc};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock, TryLockError};
 
 /// The SDKs' default expiry window: refresh when less than this is left.
 pub const EXPIRY_WINDOW_SECS: i64 = 300;
@@ -79,6 +79,8 @@ struct FileState {
   /// The newest token a refresh in this process produced, for loads that waited on it
   /// and for when writing it back failed.
   latest: Option<(Secret, DateTime<Utc>)>,
+  /// Why the last attempt failed, for loads that queued behind it.
+  last_failure: Option<String>,
 }
 
 /// Per-process refresh coordination: single flight and throttle, per cache file.
@@ -108,89 +110,172 @@ pub struct Context<'a> {
   pub coordinator: &'a Coordinator,
 }
 
+/// The outcome of [`Context::load_local`].
+#[derive(Debug)]
+pub enum Step {
+  Done(Result<Loaded, Error>),
+  /// A refresh of the cache file at `cache_path` is due and may wait on the network, on
+  /// another load of the same file or on another process's lock: run [`Context::load`]
+  /// where waiting is fine.
+  NeedsNetwork {
+    cache_path: PathBuf,
+  },
+}
+
+/// What a load found on disk: the profile's source, its cache file and the token in it.
+struct Found {
+  source: TokenSource,
+  path: PathBuf,
+}
+
+impl Found {
+  fn serve(&self, cached: &CachedToken, note: Option<String>) -> Loaded {
+    Loaded {
+      token: cached.access_token.clone(),
+      expires_at: cached.expires_at,
+      source: self.source.clone(),
+      cache_path: self.path.clone(),
+      refreshed: false,
+      refresh_note: note,
+      write_error: None,
+    }
+  }
+}
+
 impl Context<'_> {
-  /// Loads the token of `opts.profile`, refreshing it when due.
+  /// Loads the token of `opts.profile`, refreshing it when due. May wait for the network
+  /// and for other refreshes of the same file: run it where blocking is fine.
   pub fn load(&self, opts: &LoadOptions) -> Result<Loaded, Error> {
+    let (found, cached, decision) = self.find(opts)?;
+    match decision {
+      Decision::UseCached { note } => Ok(found.serve(&cached, note)),
+      Decision::Fail(e) => Err(e),
+      Decision::Refresh => {
+        let state = self.coordinator.state(&found.path);
+        // Single flight: loads of this file in this process queue here, one refreshing.
+        let st = state.lock().unwrap_or_else(|e| e.into_inner());
+        self.refresh(opts, &found, cached, st)
+      }
+    }
+  }
+
+  /// The part of a load that never waits on anything but the local disk: the whole load
+  /// when no refresh is due (or one is throttled, or just happened in this process), else
+  /// [`Step::NeedsNetwork`]. Keeps the libuv pool free of network waits.
+  pub fn load_local(&self, opts: &LoadOptions) -> Step {
+    let (found, cached, decision) = match self.find(opts) {
+      Ok(f) => f,
+      Err(e) => return Step::Done(Err(e)),
+    };
+    match decision {
+      Decision::UseCached { note } => Step::Done(Ok(found.serve(&cached, note))),
+      Decision::Fail(e) => Step::Done(Err(e)),
+      Decision::Refresh => {
+        let state = self.coordinator.state(&found.path);
+        let mut st = match state.try_lock() {
+          Ok(st) => st,
+          Err(TryLockError::Poisoned(e)) => e.into_inner(),
+          Err(TryLockError::WouldBlock) => {
+            return Step::NeedsNetwork {
+              cache_path: found.path,
+            }
+          }
+        };
+        match self.settled(opts, &found, &cached, &mut st) {
+          Some(done) => Step::Done(done),
+          None => Step::NeedsNetwork {
+            cache_path: found.path.clone(),
+          },
+        }
+      }
+    }
+  }
+
+  fn find(&self, opts: &LoadOptions) -> Result<(Found, CachedToken, Decision), Error> {
     let text = config::read_config_text(self.env)?;
     let source = config::resolve(&text, &opts.profile)?;
     let home = self.env.home_dir().ok_or(Error::NoHomeDir)?;
     let path = cache_path(&home, source.cache_key());
     let cached = CachedToken::read(&path, &opts.profile)?;
-
-    let material = cached.refresh_material();
-    let facts = Facts {
+    let decision = decide(&Facts {
       now: self.clock.now(),
       expires_at: cached.expires_at,
       expiry_window: opts.expiry_window,
       profile: &opts.profile,
       legacy: source.is_legacy(),
-      missing_refresh_key: material.as_ref().err().copied(),
+      missing_refresh_key: cached.refresh_material().err(),
       registration_expires_at: cached.registration_expires_at,
       force: opts.force_refresh,
-    };
-    let serve = |cached: &CachedToken, note| Loaded {
-      token: cached.access_token.clone(),
-      expires_at: cached.expires_at,
-      source: source.clone(),
-      cache_path: path.clone(),
-      refreshed: false,
-      refresh_note: note,
-      write_error: None,
-    };
-    match decide(&facts) {
-      Decision::UseCached { note } => Ok(serve(&cached, note)),
-      Decision::Fail(e) => Err(e),
-      Decision::Refresh => self.refresh(opts, &source, &path, cached, serve),
+    });
+    Ok((Found { source, path }, cached, decision))
+  }
+
+  /// A due refresh that needs no new attempt: a fresh token another load of this process
+  /// just got, or the throttle (the old token while valid, else the last failure).
+  fn settled(
+    &self,
+    opts: &LoadOptions,
+    found: &Found,
+    cached: &CachedToken,
+    st: &mut FileState,
+  ) -> Option<Result<Loaded, Error>> {
+    let now = self.clock.now();
+    if let Some((token, expires_at)) = &st.latest {
+      let fresh = *expires_at > now + opts.expiry_window;
+      if fresh && (!opts.force_refresh || *token != cached.access_token) {
+        return Some(Ok(Loaded {
+          token: token.clone(),
+          expires_at: *expires_at,
+          refreshed: true,
+          ..found.serve(cached, None)
+        }));
+      }
     }
+    let last = st.last_attempt?;
+    if opts.force_refresh || now - last >= REFRESH_THROTTLE {
+      return None;
+    }
+    // Loads that queued behind a failed attempt report its cause, not just the throttle.
+    let cause = st
+      .last_failure
+      .clone()
+      .unwrap_or_else(|| "(refresh throttled: last attempt less than 30 s ago)".into());
+    Some(
+      after_failed_refresh(now, cached.expires_at, cause)
+        .map(|note| found.serve(cached, Some(note))),
+    )
   }
 
   fn refresh(
     &self,
     opts: &LoadOptions,
-    source: &TokenSource,
-    path: &Path,
+    found: &Found,
     mut cached: CachedToken,
-    serve: impl Fn(&CachedToken, Option<String>) -> Loaded,
+    mut st: MutexGuard<FileState>,
   ) -> Result<Loaded, Error> {
-    let state = self.coordinator.state(path);
-    // Single flight: loads of this file in this process queue here, one refreshing.
-    let mut st = state.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some(done) = self.settled(opts, found, &cached, &mut st) {
+      return done;
+    }
     let now = self.clock.now();
-    let fresh = |t: &DateTime<Utc>| *t > now + opts.expiry_window;
-
-    if let Some((token, expires_at)) = &st.latest {
-      if fresh(expires_at) && (!opts.force_refresh || *token != cached.access_token) {
-        return Ok(Loaded {
-          token: token.clone(),
-          expires_at: *expires_at,
-          refreshed: true,
-          ..serve(&cached, None)
-        });
-      }
-    }
-    let give_up = |cached: &CachedToken, cause: String| {
-      after_failed_refresh(now, cached.expires_at, cause).map(|note| serve(cached, Some(note)))
-    };
-    if let Some(last) = st.last_attempt {
-      if !opts.force_refresh && now - last < REFRESH_THROTTLE {
-        return give_up(
-          &cached,
-          "(refresh throttled: last attempt less than 30 s ago)".into(),
-        );
-      }
-    }
     st.last_attempt = Some(now);
+    st.last_failure = None;
+    let mut give_up = |cached: &CachedToken, cause: String| {
+      st.last_failure = Some(cause.clone());
+      after_failed_refresh(now, cached.expires_at, cause)
+        .map(|note| found.serve(cached, Some(note)))
+    };
 
     // Across processes: one refresher per file; the others find its token on re-reading.
-    let _lock = FileLock::acquire(&lock_path(path), LOCK_WAIT)
+    let _lock = FileLock::acquire(&lock_path(&found.path), LOCK_WAIT)
       .ok()
       .flatten();
-    if let Ok(reread) = CachedToken::read(path, &opts.profile) {
-      if reread.access_token != cached.access_token && fresh(&reread.expires_at) {
+    if let Ok(reread) = CachedToken::read(&found.path, &opts.profile) {
+      if reread.access_token != cached.access_token && reread.expires_at > now + opts.expiry_window
+      {
         st.latest = Some((reread.access_token.clone(), reread.expires_at));
         return Ok(Loaded {
           refreshed: true,
-          ..serve(&reread, None)
+          ..found.serve(&reread, None)
         });
       }
       // Another process may have rotated the refresh token: build on the newest file.
@@ -208,7 +293,7 @@ impl Context<'_> {
       client_secret: material.client_secret,
       refresh_token: material.refresh_token,
     };
-    let endpoint = endpoint_for(source.region(), self.env);
+    let endpoint = endpoint_for(found.source.region(), self.env);
     let sent_at = self.clock.now();
     let response = match self.transport.create_token(&endpoint, &request, self.env) {
       Ok(r) => r,
@@ -222,10 +307,10 @@ impl Context<'_> {
     );
     // Write only over the file this refresh was based on: one deleted (logged out) or
     // replaced (logged in again) meanwhile is the user's newer word, and stays.
-    let unchanged = CachedToken::read(path, &opts.profile)
+    let unchanged = CachedToken::read(&found.path, &opts.profile)
       .is_ok_and(|on_disk| on_disk.access_token == cached.access_token);
     let write_error = if unchanged {
-      write_atomic(path, &next.to_bytes())
+      write_atomic(&found.path, &next.to_bytes())
         .err()
         .map(|e| e.to_string())
     } else {
@@ -235,7 +320,7 @@ impl Context<'_> {
     Ok(Loaded {
       refreshed: true,
       write_error,
-      ..serve(&next, None)
+      ..found.serve(&next, None)
     })
   }
 }

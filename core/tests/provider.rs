@@ -249,17 +249,54 @@ fn one_attempt_per_30_seconds_per_file() {
   clock.advance(29);
   let got = load(&h, &clock, &oidc, &coord, "dev").unwrap();
   assert_eq!(oidc.calls(), 1, "throttled");
-  assert!(got.refresh_note.unwrap().contains("throttled"));
-  clock.advance(2);
+  // Loads inside the throttle report the failure that started it.
+  assert_eq!(
+    got.refresh_note.as_deref(),
+    Some("(invalid_grant, HTTP 400: Invalid refresh token provided)")
+  );
+  clock.advance(71);
   load(&h, &clock, &oidc, &coord, "dev").unwrap();
   assert_eq!(oidc.calls(), 2);
 
-  // A throttled expired token is an error that says so.
-  clock.advance(200);
+  // Throttled once the token has expired: the error, with the last cause, and no call.
+  clock.advance(21);
   let err = load(&h, &clock, &oidc, &coord, "dev")
     .unwrap_err()
     .to_string();
-  assert!(err.starts_with("SSO Token refresh failed."), "{err}");
+  assert_eq!(oidc.calls(), 2);
+  assert_eq!(
+    err,
+    "SSO Token refresh failed. Please log in using \"aws sso login\" (invalid_grant, HTTP 400: Invalid refresh token provided)"
+  );
+}
+
+#[test]
+fn load_local_never_waits_and_settles_what_needs_no_network() {
+  use sso_token_core::provider::Step;
+  let clock = FakeClock::new();
+  let h = home(Some(token_expiring_in(&clock, 120)));
+  let oidc = FakeOidc::answering(vec![invalid_grant()]);
+  let coord = Coordinator::default();
+  let ctx = Context {
+    env: &h.env,
+    clock: &clock,
+    transport: &oidc,
+    coordinator: &coord,
+  };
+  let opts = LoadOptions::new("dev");
+  assert!(matches!(ctx.load_local(&opts), Step::NeedsNetwork { .. }));
+  assert_eq!(oidc.calls(), 0, "load_local never calls out");
+  ctx.load(&opts).unwrap();
+  // Throttled now: settled locally with the old token.
+  match ctx.load_local(&opts) {
+    Step::Done(Ok(l)) => assert_eq!(l.token.expose(), "old-token"),
+    other => panic!("{other:?}"),
+  }
+  // A valid token never needs the network.
+  let v = home(Some(token_expiring_in(&clock, 3600)));
+  let ctx = Context { env: &v.env, ..ctx };
+  assert!(matches!(ctx.load_local(&opts), Step::Done(Ok(_))));
+  assert_eq!(oidc.calls(), 1);
 }
 
 #[test]

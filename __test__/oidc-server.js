@@ -1,0 +1,544 @@
+'use strict'
+
+// Helpers for the refresh / transport / cross-process tests: a temporary HOME with real
+// config and cache files, a loopback SSO OIDC CreateToken server that records every
+// request, a CONNECT proxy, child processes and a test CA made with openssl. Nothing of
+// our code is mocked: the addon talks to these servers over real sockets.
+
+const assert = require('node:assert/strict')
+const { spawn, execFileSync } = require('node:child_process')
+const crypto = require('node:crypto')
+const fs = require('node:fs')
+const http = require('node:http')
+const https = require('node:https')
+const net = require('node:net')
+const os = require('node:os')
+const path = require('node:path')
+
+process.env.AWS_SDK_JS_SUPPRESS_MAINTENANCE_MODE_MESSAGE = '1'
+
+const ROOT = path.join(__dirname, '..')
+const REFRESH_FAILED = 'SSO Token refresh failed. Please log in using "aws sso login"'
+
+// Everything that could make a load read outside the temporary home, pick another
+// endpoint, another trust store or a proxy. The runner's environment sets AWS_CA_BUNDLE.
+const ENV_TO_CLEAR = [
+  'AWS_CONFIG_FILE',
+  'AWS_SHARED_CREDENTIALS_FILE',
+  'AWS_PROFILE',
+  'AWS_DEFAULT_PROFILE',
+  'AWS_SDK_LOAD_CONFIG',
+  'USERPROFILE',
+  'HOMEPATH',
+  'HOMEDRIVE',
+  'AWS_ENDPOINT_URL',
+  'AWS_ENDPOINT_URL_SSO_OIDC',
+  'AWS_ENDPOINT_URL_SSO',
+  'AWS_IGNORE_CONFIGURED_ENDPOINT_URLS',
+  'AWS_CA_BUNDLE',
+  'HTTPS_PROXY',
+  'https_proxy',
+  'HTTP_PROXY',
+  'http_proxy',
+  'NO_PROXY',
+  'no_proxy',
+  'AWS_REGION',
+  'AWS_DEFAULT_REGION',
+]
+
+const tempDirs = new Set()
+process.on('exit', () => {
+  for (const dir of tempDirs) {
+    try {
+      fs.rmSync(dir, { recursive: true, force: true })
+    } catch {
+      // best effort
+    }
+  }
+})
+
+function tempDir(prefix = 'sso-refresh-test-') {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), prefix))
+  tempDirs.add(dir)
+  return dir
+}
+
+// The provider throttles and remembers refreshed tokens per cache file per process:
+// every test uses its own session name, hence its own cache file.
+let counter = 0
+function uniqueName(prefix = 'sess') {
+  counter += 1
+  return `${prefix}-${process.pid}-${counter}-${crypto.randomBytes(3).toString('hex')}`
+}
+
+function sha1(text) {
+  return crypto.createHash('sha1').update(text, 'utf8').digest('hex')
+}
+
+function isoIn(seconds) {
+  return new Date(Date.now() + seconds * 1000).toISOString()
+}
+
+/**
+ * A temporary HOME. `addSession` appends an sso-session and profiles to the config file;
+ * `writeToken` writes a cache file (mode 0600 by default, as the AWS CLI does).
+ */
+function makeHome() {
+  const home = tempDir()
+  const awsDir = path.join(home, '.aws')
+  const cacheDir = path.join(awsDir, 'sso', 'cache')
+  fs.mkdirSync(cacheDir, { recursive: true })
+  const configPath = path.join(awsDir, 'config')
+  fs.writeFileSync(configPath, '')
+  const cachePath = (session) => path.join(cacheDir, sha1(session) + '.json')
+  return {
+    home,
+    awsDir,
+    cacheDir,
+    configPath,
+    cachePath,
+    addSession({
+      session,
+      profiles = [session + '-profile'],
+      region = 'us-east-1',
+      startUrl = 'https://d-1234567890.awsapps.com/start',
+    }) {
+      let text = ''
+      for (const p of profiles) text += `[profile ${p}]\nsso_session = ${session}\n\n`
+      text += `[sso-session ${session}]\nsso_start_url = ${startUrl}\nsso_region = ${region}\n\n`
+      fs.appendFileSync(configPath, text)
+      return profiles
+    },
+    writeToken(session, doc, { mode = 0o600 } = {}) {
+      const file = cachePath(session)
+      const text = typeof doc === 'string' ? doc : JSON.stringify(doc, null, 2)
+      fs.rmSync(file, { force: true })
+      fs.writeFileSync(file, text, { mode })
+      fs.chmodSync(file, mode)
+      return file
+    },
+    readToken(session) {
+      return JSON.parse(fs.readFileSync(cachePath(session), 'utf8'))
+    },
+    cleanup() {
+      tempDirs.delete(home)
+      fs.rmSync(home, { recursive: true, force: true })
+    },
+  }
+}
+
+/** Points HOME at `home`, clears every AWS / proxy variable, then applies `extra`. */
+function useHome(home, extra = {}) {
+  for (const name of ENV_TO_CLEAR) delete process.env[name]
+  process.env.HOME = home
+  for (const [k, v] of Object.entries(extra)) {
+    if (v === undefined) delete process.env[k]
+    else process.env[k] = v
+  }
+}
+
+/** The environment for a child process: ours without the AWS / proxy variables. */
+function childEnv(extra = {}) {
+  const env = { ...process.env }
+  for (const name of ENV_TO_CLEAR) delete env[name]
+  for (const [k, v] of Object.entries(extra)) {
+    if (v === undefined) delete env[k]
+    else env[k] = v
+  }
+  return env
+}
+
+/**
+ * A refreshable cache document expiring in `expiresIn` seconds, with unknown keys before,
+ * between and after the known ones (they must survive a write-back in place).
+ */
+function tokenDoc(expiresIn, overrides = {}) {
+  const tag = crypto.randomBytes(4).toString('hex')
+  return {
+    startUrl: 'https://d-1234567890.awsapps.com/start',
+    region: 'us-east-1',
+    accessToken: `old-access-${tag}`,
+    expiresAt: isoIn(expiresIn),
+    customBefore: { nested: [1, 2, 3], flag: true },
+    clientId: `client-id-${tag}`,
+    clientSecret: `client-secret-${tag}-SECRET`,
+    registrationExpiresAt: isoIn(90 * 24 * 3600),
+    refreshToken: `refresh-token-${tag}-RT`,
+    zzUnknownLast: 'kept',
+    ...overrides,
+  }
+}
+
+/** Size, inode, mtime, mode and bytes of a file (lstat: a symlink is reported as one). */
+function fileState(file) {
+  const st = fs.lstatSync(file)
+  return {
+    ino: st.ino,
+    mtimeMs: st.mtimeMs,
+    mode: st.mode & 0o777,
+    symlink: st.isSymbolicLink(),
+    bytes: st.isSymbolicLink() ? fs.readlinkSync(file) : fs.readFileSync(file, 'utf8'),
+  }
+}
+
+function listDir(dir) {
+  return fs.readdirSync(dir).sort()
+}
+
+/**
+ * A loopback HTTP server standing in for SSO OIDC. Every request is recorded as
+ * { method, url, headers, body, json, at, index }. `handler(req, res, record)` answers;
+ * without one the answer is a CreateToken success.
+ */
+async function startOidcServer(handler, { tls } = {}) {
+  const requests = []
+  const sockets = new Set()
+  let current = handler
+  const onRequest = (req, res) => {
+    const at = Date.now()
+    const chunks = []
+    req.on('data', (c) => chunks.push(c))
+    req.on('end', async () => {
+      const body = Buffer.concat(chunks).toString('utf8')
+      let json
+      try {
+        json = JSON.parse(body)
+      } catch {
+        json = undefined
+      }
+      const record = { method: req.method, url: req.url, headers: req.headers, body, json, at }
+      record.index = requests.push(record) - 1
+      try {
+        if (current) await current(req, res, record)
+        else createTokenOk(res)
+      } catch (err) {
+        if (!res.headersSent) res.writeHead(500, { 'content-type': 'application/json' })
+        res.end(JSON.stringify({ error: 'test_handler_error', error_description: String(err) }))
+      }
+    })
+  }
+  const server = tls
+    ? https.createServer({ cert: tls.cert, key: tls.key }, onRequest)
+    : http.createServer(onRequest)
+  const tlsErrors = []
+  server.on('tlsClientError', (e) => tlsErrors.push(e.message))
+  server.on('connection', (s) => {
+    sockets.add(s)
+    s.on('close', () => sockets.delete(s))
+  })
+  await new Promise((resolve, reject) => {
+    server.once('error', reject)
+    server.listen(0, '127.0.0.1', resolve)
+  })
+  const { port } = server.address()
+  return {
+    url: `${tls ? 'https' : 'http'}://127.0.0.1:${port}`,
+    port,
+    requests,
+    tlsErrors,
+    server,
+    setHandler(h) {
+      current = h
+    },
+    close() {
+      for (const s of sockets) s.destroy()
+      return new Promise((resolve) => server.close(() => resolve()))
+    },
+  }
+}
+
+function sendJson(res, status, obj, headers = {}) {
+  const text = typeof obj === 'string' ? obj : JSON.stringify(obj)
+  res.writeHead(status, { 'content-type': 'application/json', ...headers })
+  res.end(text)
+}
+
+/** A CreateToken success; `fields` replace or (as undefined) remove response fields. */
+function createTokenOk(res, fields = {}) {
+  const body = { accessToken: 'new-access-token', expiresIn: 3600, tokenType: 'Bearer', ...fields }
+  for (const [k, v] of Object.entries(body)) if (v === undefined) delete body[k]
+  sendJson(res, 200, body)
+}
+
+/** A handler answering the n-th request with replies[n] (the last one repeats). */
+function scripted(replies) {
+  return (req, res, record) => {
+    const reply = replies[Math.min(record.index, replies.length - 1)]
+    return reply(req, res, record)
+  }
+}
+
+const delay = (ms) => new Promise((resolve) => setTimeout(resolve, ms))
+
+/** A port with nothing listening on it. */
+async function freePort() {
+  const s = net.createServer()
+  await new Promise((resolve) => s.listen(0, '127.0.0.1', resolve))
+  const { port } = s.address()
+  await new Promise((resolve) => s.close(resolve))
+  return port
+}
+
+function ours() {
+  return require(ROOT)
+}
+
+/**
+ * Constructs our provider (the constructor loads eagerly) and resolves when its callback
+ * fires: { provider, err, ms }. A constructor that throws is reported as `threw`.
+ */
+function construct(profile) {
+  const { SSOTokenProvider } = ours()
+  const start = Date.now()
+  return new Promise((resolve) => {
+    let provider
+    try {
+      provider = new SSOTokenProvider({
+        profile,
+        callback(err) {
+          process.nextTick(() => resolve({ provider, err: err || null, ms: Date.now() - start }))
+        },
+      })
+    } catch (threw) {
+      resolve({ provider, err: null, threw, ms: Date.now() - start })
+    }
+  })
+}
+
+/** Resolves { err } when `promise` settles, never rejects. */
+async function settle(promise) {
+  try {
+    const value = await promise
+    return { err: null, value }
+  } catch (err) {
+    return { err }
+  }
+}
+
+function assertFailure(err, message) {
+  assert.ok(err instanceof Error, `expected an Error, got ${err}`)
+  assert.equal(err.code, 'SSOTokenProviderFailure')
+  assert.equal(err.name, 'SSOTokenProviderFailure')
+  assert.ok(err.time instanceof Date)
+  if (typeof message === 'string') assert.equal(err.message, message)
+  else if (message instanceof RegExp) assert.match(err.message, message)
+}
+
+/**
+ * Runs `node args...` and resolves { code, signal, stdout, stderr, ms }. `onLine(line, child)`
+ * sees each stdout line as it arrives.
+ */
+function runNode(args, { env, input, onLine, timeoutMs = 60000, cwd = ROOT } = {}) {
+  const start = Date.now()
+  const child = spawn(process.execPath, args, { env, cwd, stdio: ['pipe', 'pipe', 'pipe'] })
+  let stdout = ''
+  let stderr = ''
+  let pending = ''
+  child.stdout.setEncoding('utf8')
+  child.stderr.setEncoding('utf8')
+  child.stdout.on('data', (d) => {
+    stdout += d
+    pending += d
+    let i
+    while ((i = pending.indexOf('\n')) >= 0) {
+      const line = pending.slice(0, i)
+      pending = pending.slice(i + 1)
+      if (onLine) onLine(line, child)
+    }
+  })
+  child.stderr.on('data', (d) => (stderr += d))
+  child.stdin.on('error', () => {})
+  if (input !== undefined) child.stdin.end(input)
+  const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs)
+  const done = new Promise((resolve) => {
+    child.on('close', (code, signal) => {
+      clearTimeout(timer)
+      resolve({ code, signal, stdout, stderr, ms: Date.now() - start })
+    })
+  })
+  return { child, done }
+}
+
+/** The last JSON line a worker printed. */
+function lastJson(stdout) {
+  const lines = stdout.trim().split('\n').filter(Boolean)
+  return JSON.parse(lines[lines.length - 1])
+}
+
+/**
+ * A CONNECT proxy on 127.0.0.1. Records every CONNECT target; tunnels to it, or answers
+ * 502 without connecting anywhere when `refuse` is set.
+ */
+async function startConnectProxy({ refuse = false } = {}) {
+  const connects = []
+  const sockets = new Set()
+  const server = http.createServer((req, res) => {
+    connects.push(`${req.method} ${req.url}`)
+    res.writeHead(405)
+    res.end()
+  })
+  server.on('connection', (s) => {
+    sockets.add(s)
+    s.on('close', () => sockets.delete(s))
+  })
+  server.on('connect', (req, clientSocket, head) => {
+    connects.push(req.url)
+    clientSocket.on('error', () => {})
+    if (refuse) {
+      clientSocket.end('HTTP/1.1 502 Bad Gateway\r\nContent-Length: 0\r\n\r\n')
+      return
+    }
+    const [host, port] = [
+      req.url.slice(0, req.url.lastIndexOf(':')),
+      req.url.slice(req.url.lastIndexOf(':') + 1),
+    ]
+    if (host !== '127.0.0.1') {
+      clientSocket.end('HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\n\r\n')
+      return
+    }
+    const upstream = net.connect(Number(port), host, () => {
+      clientSocket.write('HTTP/1.1 200 Connection Established\r\n\r\n')
+      if (head && head.length) upstream.write(head)
+      upstream.pipe(clientSocket)
+      clientSocket.pipe(upstream)
+    })
+    sockets.add(upstream)
+    upstream.on('close', () => sockets.delete(upstream))
+    upstream.on('error', () => clientSocket.destroy())
+  })
+  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve))
+  const { port } = server.address()
+  return {
+    url: `http://127.0.0.1:${port}`,
+    port,
+    connects,
+    close() {
+      for (const s of sockets) s.destroy()
+      return new Promise((resolve) => server.close(() => resolve()))
+    },
+  }
+}
+
+/** A CA and a server certificate for IP 127.0.0.1, made by the openssl command. */
+function makeTestCa() {
+  const dir = tempDir('sso-test-ca-')
+  const f = (name) => path.join(dir, name)
+  const run = (args) => execFileSync('openssl', args, { cwd: dir, stdio: 'pipe' })
+  const ec = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes']
+  run([
+    'req',
+    '-x509',
+    ...ec,
+    '-keyout',
+    f('ca.key'),
+    '-out',
+    f('ca.pem'),
+    '-days',
+    '2',
+    '-subj',
+    '/CN=sso-token-provider test CA',
+    '-addext',
+    'basicConstraints=critical,CA:TRUE',
+    '-addext',
+    'keyUsage=critical,keyCertSign,cRLSign',
+  ])
+  run(['req', ...ec, '-keyout', f('server.key'), '-out', f('server.csr'), '-subj', '/CN=127.0.0.1'])
+  fs.writeFileSync(
+    f('ext.cnf'),
+    'subjectAltName=IP:127.0.0.1\nbasicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=serverAuth\n',
+  )
+  run([
+    'x509',
+    '-req',
+    '-in',
+    f('server.csr'),
+    '-CA',
+    f('ca.pem'),
+    '-CAkey',
+    f('ca.key'),
+    '-CAcreateserial',
+    '-out',
+    f('server.pem'),
+    '-days',
+    '2',
+    '-extfile',
+    f('ext.cnf'),
+  ])
+  return {
+    dir,
+    caPath: f('ca.pem'),
+    cert: fs.readFileSync(f('server.pem')),
+    key: fs.readFileSync(f('server.key')),
+  }
+}
+
+function hasOpenssl() {
+  try {
+    execFileSync('openssl', ['version'], { stdio: 'pipe' })
+    return true
+  } catch {
+    return false
+  }
+}
+
+module.exports = {
+  ROOT,
+  REFRESH_FAILED,
+  ENV_TO_CLEAR,
+  tempDir,
+  uniqueName,
+  sha1,
+  isoIn,
+  makeHome,
+  useHome,
+  childEnv,
+  tokenDoc,
+  fileState,
+  listDir,
+  startOidcServer,
+  sendJson,
+  createTokenOk,
+  scripted,
+  delay,
+  freePort,
+  ours,
+  construct,
+  settle,
+  assertFailure,
+  runNode,
+  lastJson,
+  startConnectProxy,
+  makeTestCa,
+  hasOpenssl,
+}
+
+/**
+ * One scenario: a temporary HOME with a fresh session (own cache file) holding
+ * `doc` or else `tokenDoc(expiresIn, overrides)`, a loopback server answering with `handler`, and the
+ * environment pointing at both. `done()` closes and removes everything.
+ */
+async function setup({ expiresIn = 120, overrides, doc: given, handler, profiles, region, mode, env } = {}) {
+  const home = makeHome()
+  const session = uniqueName()
+  const profileNames = home.addSession({ session, profiles, region })
+  const doc = given || tokenDoc(expiresIn, overrides)
+  const file = home.writeToken(session, doc, { mode })
+  const server = await startOidcServer(handler)
+  useHome(home.home, { AWS_ENDPOINT_URL_SSO_OIDC: server.url, ...env })
+  return {
+    home,
+    session,
+    profile: profileNames[0],
+    profiles: profileNames,
+    doc,
+    file,
+    server,
+    before: fileState(file),
+    async done() {
+      await server.close()
+      home.cleanup()
+    },
+  }
+}
+
+module.exports.setup = setup
