@@ -96,6 +96,7 @@ const ROWS = [
       { key: 'opsPerSec', label: 'refreshPromise() back to back, ops/s', target: ratioMin(1.5) },
       { key: 'bytesPerCall64', label: '64 concurrent: bytes read per call', target: ratioMax(0.1) },
       { key: 'batch64Ms', label: '64 concurrent: batch time (ms)' },
+      { key: 'poolRoundTripsPerSec', label: 'ceiling off the JS thread: fs.promises.stat()/s' },
     ],
   },
   {
