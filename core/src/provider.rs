@@ -232,7 +232,10 @@ impl Context<'_> {
       }
     }
     let last = st.last_attempt?;
-    if opts.force_refresh || now - last >= REFRESH_THROTTLE {
+    // A clock set back (NTP step, VM resume) makes the last attempt look future: that is
+    // not a recent attempt, or refreshes would stay blocked for as long as the jump.
+    let since = now - last;
+    if opts.force_refresh || since >= REFRESH_THROTTLE || since < Duration::zero() {
       return None;
     }
     // Loads that queued behind a failed attempt report its cause, not just the throttle.

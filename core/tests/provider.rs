@@ -271,6 +271,18 @@ fn one_attempt_per_30_seconds_per_file() {
 }
 
 #[test]
+fn a_clock_set_back_does_not_extend_the_throttle() {
+  let clock = FakeClock::new();
+  let h = home(Some(token_expiring_in(&clock, 120)));
+  let oidc = FakeOidc::answering(vec![invalid_grant(), invalid_grant()]);
+  let coord = Coordinator::default();
+  load(&h, &clock, &oidc, &coord, "dev").unwrap();
+  clock.advance(-10);
+  load(&h, &clock, &oidc, &coord, "dev").unwrap();
+  assert_eq!(oidc.calls(), 2);
+}
+
+#[test]
 fn load_local_never_waits_and_settles_what_needs_no_network() {
   use sso_token_core::provider::Step;
   let clock = FakeClock::new();
