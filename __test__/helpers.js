@@ -1,17 +1,17 @@
-'use strict';
+'use strict'
 
 // Shared helpers for the JS test-suite. Everything here works on real files in a
 // temporary HOME and real loopback HTTP servers: nothing of our code is mocked.
 
-const assert = require('node:assert/strict');
-const crypto = require('node:crypto');
-const fs = require('node:fs');
-const http = require('node:http');
-const os = require('node:os');
-const path = require('node:path');
+const assert = require('node:assert/strict')
+const crypto = require('node:crypto')
+const fs = require('node:fs')
+const http = require('node:http')
+const os = require('node:os')
+const path = require('node:path')
 
 // v2 prints an end-of-support banner on require; keep test output readable.
-process.env.AWS_SDK_JS_SUPPRESS_MAINTENANCE_MODE_MESSAGE = '1';
+process.env.AWS_SDK_JS_SUPPRESS_MAINTENANCE_MODE_MESSAGE = '1'
 
 // Environment variables that could make a load look outside the temporary home or
 // talk to a real endpoint. useHome() removes all of them.
@@ -37,23 +37,23 @@ const ENV_TO_CLEAR = [
   'no_proxy',
   'AWS_REGION',
   'AWS_DEFAULT_REGION',
-];
+]
 
-const tempDirs = new Set();
+const tempDirs = new Set()
 
 function sha1(key) {
-  return crypto.createHash('sha1').update(key, 'utf8').digest('hex');
+  return crypto.createHash('sha1').update(key, 'utf8').digest('hex')
 }
 
 /** ISO-8601 (UTC, `Z`) timestamp `seconds` from now. */
 function isoIn(seconds) {
-  return new Date(Date.now() + seconds * 1000).toISOString();
+  return new Date(Date.now() + seconds * 1000).toISOString()
 }
 
 function toBytes(value) {
-  if (Buffer.isBuffer(value)) return value;
-  if (typeof value === 'string') return Buffer.from(value, 'utf8');
-  return Buffer.from(JSON.stringify(value), 'utf8');
+  if (Buffer.isBuffer(value)) return value
+  if (typeof value === 'string') return Buffer.from(value, 'utf8')
+  return Buffer.from(JSON.stringify(value), 'utf8')
 }
 
 /**
@@ -63,46 +63,46 @@ function toBytes(value) {
  *           (objects as JSON, strings/Buffers verbatim)
  */
 function makeHome({ config, tokens } = {}) {
-  const home = fs.mkdtempSync(path.join(os.tmpdir(), 'sso-token-test-'));
-  tempDirs.add(home);
-  const awsDir = path.join(home, '.aws');
-  const cacheDir = path.join(awsDir, 'sso', 'cache');
-  fs.mkdirSync(cacheDir, { recursive: true });
-  const configPath = path.join(awsDir, 'config');
-  if (config !== undefined) fs.writeFileSync(configPath, toBytes(config));
-  const cachePath = (key) => path.join(cacheDir, sha1(key) + '.json');
+  const home = fs.mkdtempSync(path.join(os.tmpdir(), 'sso-token-test-'))
+  tempDirs.add(home)
+  const awsDir = path.join(home, '.aws')
+  const cacheDir = path.join(awsDir, 'sso', 'cache')
+  fs.mkdirSync(cacheDir, { recursive: true })
+  const configPath = path.join(awsDir, 'config')
+  if (config !== undefined) fs.writeFileSync(configPath, toBytes(config))
+  const cachePath = (key) => path.join(cacheDir, sha1(key) + '.json')
   for (const [key, value] of Object.entries(tokens || {})) {
-    fs.writeFileSync(cachePath(key), toBytes(value));
+    fs.writeFileSync(cachePath(key), toBytes(value))
   }
-  const writeToken = (key, value) => fs.writeFileSync(cachePath(key), toBytes(value));
-  const writeConfig = (text) => fs.writeFileSync(configPath, toBytes(text));
+  const writeToken = (key, value) => fs.writeFileSync(cachePath(key), toBytes(value))
+  const writeConfig = (text) => fs.writeFileSync(configPath, toBytes(text))
   const cleanup = () => {
-    tempDirs.delete(home);
-    fs.rmSync(home, { recursive: true, force: true });
-  };
-  return { home, awsDir, cacheDir, cachePath, configPath, writeToken, writeConfig, cleanup };
+    tempDirs.delete(home)
+    fs.rmSync(home, { recursive: true, force: true })
+  }
+  return { home, awsDir, cacheDir, cachePath, configPath, writeToken, writeConfig, cleanup }
 }
 
 /** Points HOME at `home` and removes every AWS / home related variable. */
 function useHome(home) {
-  for (const name of ENV_TO_CLEAR) delete process.env[name];
-  process.env.HOME = home;
+  for (const name of ENV_TO_CLEAR) delete process.env[name]
+  process.env.HOME = home
 }
 
 // Never let anything read the real ~/.aws: from the moment the helpers are loaded,
 // HOME is an empty temporary folder.
-const sandboxHome = fs.mkdtempSync(path.join(os.tmpdir(), 'sso-token-sandbox-'));
-tempDirs.add(sandboxHome);
-useHome(sandboxHome);
+const sandboxHome = fs.mkdtempSync(path.join(os.tmpdir(), 'sso-token-sandbox-'))
+tempDirs.add(sandboxHome)
+useHome(sandboxHome)
 process.on('exit', () => {
   for (const dir of tempDirs) {
     try {
-      fs.rmSync(dir, { recursive: true, force: true });
+      fs.rmSync(dir, { recursive: true, force: true })
     } catch {
       // best effort
     }
   }
-});
+})
 
 /** Config text for a profile using an sso-session. */
 function sessionConfig({
@@ -111,47 +111,51 @@ function sessionConfig({
   startUrl = 'https://d-1234567890.awsapps.com/start',
   region = 'us-east-1',
 } = {}) {
-  const header = profile === 'default' ? '[default]' : `[profile ${profile}]`;
+  const header = profile === 'default' ? '[default]' : `[profile ${profile}]`
   return (
     `${header}\nsso_session = ${session}\n\n` +
     `[sso-session ${session}]\nsso_start_url = ${startUrl}\nsso_region = ${region}\n`
-  );
+  )
 }
 
 /** A token that is valid far beyond the refresh window. */
 function freshToken(overrides = {}) {
-  return { accessToken: 'access-' + crypto.randomBytes(6).toString('hex'), expiresAt: isoIn(3600), ...overrides };
+  return {
+    accessToken: 'access-' + crypto.randomBytes(6).toString('hex'),
+    expiresAt: isoIn(3600),
+    ...overrides,
+  }
 }
 
-let v2;
+let v2
 /** The real AWS SDK for JavaScript v2. */
 function loadV2() {
-  if (!v2) v2 = require('aws-sdk');
-  return v2;
+  if (!v2) v2 = require('aws-sdk')
+  return v2
 }
 
-let ours;
+let ours
 /** Our package (../index.js). */
 function loadOurs() {
   if (!ours) {
     // SSO_TEST_AGAINST_V2=1 runs the suite against v2 itself: a way to check the tests
     // (every [compat] assertion must pass there) before our addon exists.
     if (process.env.SSO_TEST_AGAINST_V2 === '1') {
-      const AWS = loadV2();
+      const AWS = loadV2()
       ours = {
         SSOTokenProvider: AWS.SSOTokenProvider,
         fromSso: () => {
-          throw new Error('fromSso does not exist in v2');
+          throw new Error('fromSso does not exist in v2')
         },
-      };
+      }
     } else {
-      ours = require('..');
+      ours = require('..')
     }
   }
-  return ours;
+  return ours
 }
 
-const againstV2 = process.env.SSO_TEST_AGAINST_V2 === '1';
+const againstV2 = process.env.SSO_TEST_AGAINST_V2 === '1'
 
 function outcome(provider, error) {
   return {
@@ -159,7 +163,7 @@ function outcome(provider, error) {
     token: provider ? provider.token : undefined,
     expireTime: provider ? provider.expireTime : undefined,
     error: error || null,
-  };
+  }
 }
 
 /**
@@ -167,41 +171,41 @@ function outcome(provider, error) {
  * v2 throws most errors synchronously from its constructor; those are caught here.
  */
 function v2Load(profile) {
-  const AWS = loadV2();
-  AWS.util.iniLoader.clearCachedFiles();
+  const AWS = loadV2()
+  AWS.util.iniLoader.clearCachedFiles()
   return new Promise((resolve) => {
-    let provider;
+    let provider
     try {
       provider = new AWS.SSOTokenProvider({
         profile,
         callback(err) {
-          process.nextTick(() => resolve(outcome(provider, err)));
+          process.nextTick(() => resolve(outcome(provider, err)))
         },
-      });
+      })
     } catch (error) {
-      resolve(outcome(undefined, error));
+      resolve(outcome(undefined, error))
     }
-  });
+  })
 }
 
 /** Same as v2Load, for our SSOTokenProvider. */
 function oursLoad(profile) {
-  const { SSOTokenProvider } = loadOurs();
+  const { SSOTokenProvider } = loadOurs()
   return new Promise((resolve) => {
-    let provider;
+    let provider
     try {
       provider = new SSOTokenProvider({
         profile,
         callback(err) {
-          process.nextTick(() => resolve(outcome(provider, err)));
+          process.nextTick(() => resolve(outcome(provider, err)))
         },
-      });
+      })
     } catch (error) {
       // The contract says this never happens; surface it as a load outcome so the
       // assertion that follows shows it.
-      resolve({ ...outcome(undefined, error), constructorThrew: true });
+      resolve({ ...outcome(undefined, error), constructorThrew: true })
     }
-  });
+  })
 }
 
 function describeOutcome(o) {
@@ -209,7 +213,7 @@ function describeOutcome(o) {
     token: o.token,
     expireTime: o.expireTime instanceof Date ? o.expireTime.toISOString() : o.expireTime,
     error: o.error ? `${o.error.code}: ${o.error.message}` : null,
-  };
+  }
 }
 
 /**
@@ -217,12 +221,12 @@ function describeOutcome(o) {
  * expireTime, or both failed with the same code and message.
  */
 function assertSameOutcome(v2Result, oursResult) {
-  const a = describeOutcome(v2Result);
-  const b = describeOutcome(oursResult);
+  const a = describeOutcome(v2Result)
+  const b = describeOutcome(oursResult)
   if (a.error || b.error) {
-    assert.deepEqual({ error: b.error }, { error: a.error }, 'ours (actual) vs v2 (expected)');
+    assert.deepEqual({ error: b.error }, { error: a.error }, 'ours (actual) vs v2 (expected)')
   } else {
-    assert.deepEqual(b, a, 'ours (actual) vs v2 (expected)');
+    assert.deepEqual(b, a, 'ours (actual) vs v2 (expected)')
   }
 }
 
@@ -232,37 +236,37 @@ function assertSameOutcome(v2Result, oursResult) {
  * (values of undefined delete a variable) and may be a function of the home object.
  */
 async function differential({ config, tokens, profile, env, check }) {
-  const h = makeHome({ config, tokens });
+  const h = makeHome({ config, tokens })
   try {
-    useHome(h.home);
-    const extra = typeof env === 'function' ? env(h) : env;
+    useHome(h.home)
+    const extra = typeof env === 'function' ? env(h) : env
     for (const [k, v] of Object.entries(extra || {})) {
-      if (v === undefined) delete process.env[k];
-      else process.env[k] = v;
+      if (v === undefined) delete process.env[k]
+      else process.env[k] = v
     }
-    const v2Result = await v2Load(profile);
-    const oursResult = await oursLoad(profile);
-    if (!againstV2) assert.equal(oursResult.constructorThrew, undefined, 'our constructor must not throw');
-    assertSameOutcome(v2Result, oursResult);
-    if (check) await check({ v2: v2Result, ours: oursResult, home: h });
-    return { v2: v2Result, ours: oursResult };
+    const v2Result = await v2Load(profile)
+    const oursResult = await oursLoad(profile)
+    if (!againstV2) assert.equal(oursResult.constructorThrew, undefined, 'our constructor must not throw')
+    assertSameOutcome(v2Result, oursResult)
+    if (check) await check({ v2: v2Result, ours: oursResult, home: h })
+    return { v2: v2Result, ours: oursResult }
   } finally {
-    h.cleanup();
+    h.cleanup()
   }
 }
 
 /** Asserts the SSOTokenProviderFailure shape and (string or RegExp) message. */
 function assertFailure(err, message) {
-  assert.ok(err instanceof Error, `expected an Error, got ${err}`);
-  assert.equal(err.code, 'SSOTokenProviderFailure');
-  assert.equal(err.name, 'SSOTokenProviderFailure');
-  assert.ok(err.time instanceof Date, 'error.time must be a Date');
-  if (typeof message === 'string') assert.equal(err.message, message);
-  else if (message instanceof RegExp) assert.match(err.message, message);
+  assert.ok(err instanceof Error, `expected an Error, got ${err}`)
+  assert.equal(err.code, 'SSOTokenProviderFailure')
+  assert.equal(err.name, 'SSOTokenProviderFailure')
+  assert.ok(err.time instanceof Date, 'error.time must be a Date')
+  if (typeof message === 'string') assert.equal(err.message, message)
+  else if (message instanceof RegExp) assert.match(err.message, message)
 }
 
 function escapeRegExp(s) {
-  return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+  return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')
 }
 
 /**
@@ -271,49 +275,65 @@ function escapeRegExp(s) {
  * be async; without it the server answers 200 `{}`.
  */
 async function startServer(handler) {
-  const requests = [];
+  const requests = []
   const server = http.createServer((req, res) => {
-    const chunks = [];
-    req.on('data', (c) => chunks.push(c));
+    const chunks = []
+    req.on('data', (c) => chunks.push(c))
     req.on('end', async () => {
-      const body = Buffer.concat(chunks).toString('utf8');
-      const record = { method: req.method, url: req.url, headers: req.headers, body };
-      requests.push(record);
+      const body = Buffer.concat(chunks).toString('utf8')
+      const record = { method: req.method, url: req.url, headers: req.headers, body }
+      requests.push(record)
       try {
         if (handler) {
-          await handler(req, res, body, record);
+          await handler(req, res, body, record)
         } else {
-          res.writeHead(200, { 'content-type': 'application/json' });
-          res.end('{}');
+          res.writeHead(200, { 'content-type': 'application/json' })
+          res.end('{}')
         }
       } catch (err) {
-        if (!res.headersSent) res.writeHead(500, { 'content-type': 'application/json' });
-        res.end(JSON.stringify({ error: 'test_handler_error', error_description: String(err) }));
+        if (!res.headersSent) res.writeHead(500, { 'content-type': 'application/json' })
+        res.end(JSON.stringify({ error: 'test_handler_error', error_description: String(err) }))
       }
-    });
-  });
+    })
+  })
   await new Promise((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', resolve);
-  });
-  const { port } = server.address();
+    server.once('error', reject)
+    server.listen(0, '127.0.0.1', resolve)
+  })
+  // A test that times out must not keep its file's process alive through this server.
+  server.unref()
+  const { port } = server.address()
   const close = () =>
     new Promise((resolve) => {
-      if (typeof server.closeAllConnections === 'function') server.closeAllConnections();
-      server.close(() => resolve());
-    });
-  return { url: `http://127.0.0.1:${port}`, port, server, requests, close };
+      if (typeof server.closeAllConnections === 'function') server.closeAllConnections()
+      server.close(() => resolve())
+    })
+  return { url: `http://127.0.0.1:${port}`, port, server, requests, close }
 }
 
 /** Replies like SSO OIDC CreateToken. */
 function createTokenReply(res, body = {}) {
-  res.writeHead(200, { 'content-type': 'application/json' });
-  res.end(JSON.stringify({ accessToken: 'refreshed-access', expiresIn: 3600, tokenType: 'Bearer', ...body }));
+  res.writeHead(200, { 'content-type': 'application/json' })
+  res.end(JSON.stringify({ accessToken: 'refreshed-access', expiresIn: 3600, tokenType: 'Bearer', ...body }))
 }
 
-const delay = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+/**
+ * node:test's test() with a default timeout, so a wedged provider (a callback that never
+ * fires) fails its test instead of hanging the run.
+ */
+const nodeTest = require('node:test')
+function test(name, options, fn) {
+  if (typeof options === 'function') {
+    fn = options
+    options = {}
+  }
+  return nodeTest(name, { timeout: 5_000, ...options }, fn)
+}
+
+const delay = (ms) => new Promise((resolve) => setTimeout(resolve, ms))
 
 module.exports = {
+  test,
   sha1,
   isoIn,
   makeHome,
@@ -333,4 +353,4 @@ module.exports = {
   delay,
   againstV2,
   ENV_TO_CLEAR,
-};
+}

@@ -1,0 +1,600 @@
+'use strict'
+
+// SPEC section 2: configuration lookup, through the public API only.
+// [compat] cases run the same home through the real v2 SSOTokenProvider and ours and
+// require the same token / expireTime / error message; each also states the expected
+// outcome, so a case where both were wrong would still fail.
+
+const assert = require('node:assert/strict')
+const fs = require('node:fs')
+const path = require('node:path')
+
+const {
+  makeHome,
+  useHome,
+  sessionConfig,
+  freshToken,
+  differential,
+  oursLoad,
+  v2Load,
+  assertFailure,
+  escapeRegExp,
+  startServer,
+  isoIn,
+  againstV2,
+  test,
+} = require('./helpers')
+
+const START_URL = 'https://d-1234567890.awsapps.com/start'
+const SESSION = (name, region = 'us-east-1', url = START_URL) =>
+  `[sso-session ${name}]\nsso_start_url = ${url}\nsso_region = ${region}\n`
+
+/**
+ * One [compat] case. Expect either `token` (the accessToken of tokens[key]) or `error`
+ * (the exact message).
+ */
+function compat(name, { config, tokens, profile, env, expectKey, expectError }) {
+  test(`[compat] ${name}`, async () => {
+    await differential({
+      config,
+      tokens,
+      profile,
+      env,
+      check({ ours }) {
+        if (expectError !== undefined) {
+          assertFailure(ours.error, expectError)
+        } else {
+          assert.equal(ours.error, null, ours.error && ours.error.message)
+          const want = tokens[expectKey]
+          assert.equal(ours.token, want.accessToken)
+          assert.ok(ours.expireTime instanceof Date)
+          assert.equal(ours.expireTime.getTime(), Date.parse(want.expiresAt))
+        }
+      },
+    })
+  })
+}
+
+const tokA = freshToken({ accessToken: 'token-A' })
+const tokB = freshToken({ accessToken: 'token-B', expiresAt: isoIn(7200) })
+
+// ---------------------------------------------------------------- profiles / sections
+
+compat('[profile NAME] with sso_session is served from the session cache file', {
+  config: sessionConfig({ profile: 'dev', session: 'a' }),
+  tokens: { a: tokA },
+  profile: 'dev',
+  expectKey: 'a',
+})
+
+compat('[default] is the default profile', {
+  config: '[default]\nsso_session = a\n' + SESSION('a'),
+  tokens: { a: tokA },
+  profile: undefined,
+  expectKey: 'a',
+})
+
+compat('[NAME] without the "profile" prefix is a profile too', {
+  config: '[dev]\nsso_session = a\n' + SESSION('a'),
+  tokens: { a: tokA },
+  profile: 'dev',
+  expectKey: 'a',
+})
+
+compat('[profile default] alone is the default profile', {
+  config: '[profile default]\nsso_session = b\n' + SESSION('b'),
+  tokens: { b: tokB },
+  profile: undefined,
+  expectKey: 'b',
+})
+
+compat('a profile that is not in the file: Profile "<p>" not found', {
+  config: sessionConfig({ profile: 'dev', session: 'a' }),
+  tokens: { a: tokA },
+  profile: 'prod',
+  expectError: 'Profile "prod" not found',
+})
+
+compat('a profile named like an Object.prototype member is not found', {
+  config: sessionConfig({ profile: 'dev', session: 'a' }),
+  tokens: { a: tokA },
+  profile: 'constructor',
+  expectError: 'Profile "constructor" not found',
+})
+
+compat('a profile with neither sso_session nor sso_start_url', {
+  config: '[profile dev]\nregion = us-west-2\n',
+  tokens: {},
+  profile: 'dev',
+  expectError: 'Profile "dev" is missing required property "sso_session".',
+})
+
+compat('sso_session pointing to a missing sso-session section', {
+  config: '[profile dev]\nsso_session = nope\n' + SESSION('a'),
+  tokens: { a: tokA },
+  profile: 'dev',
+  expectError: 'Sso session "nope" not found',
+})
+
+compat('sso_session takes precedence over a legacy sso_start_url in the same profile', {
+  config:
+    '[profile dev]\nsso_session = a\nsso_start_url = https://legacy.example/start\nsso_region = eu-west-1\n' +
+    SESSION('a'),
+  tokens: { a: tokA, 'https://legacy.example/start': tokB },
+  profile: 'dev',
+  expectKey: 'a',
+})
+
+compat('sso-session names may contain spaces', {
+  config: '[profile dev]\nsso_session = my team session\n' + SESSION('my team session'),
+  tokens: { 'my team session': tokA },
+  profile: 'dev',
+  expectKey: 'my team session',
+})
+
+// ---------------------------------------------------------------- comments
+
+compat('full-line ; and # comments are ignored', {
+  config:
+    '; leading comment\n# another\n[profile dev]\n; sso_session = b\n# sso_session = b\nsso_session = a\n' +
+    SESSION('a') +
+    SESSION('b'),
+  tokens: { a: tokA, b: tokB },
+  profile: 'dev',
+  expectKey: 'a',
+})
+
+compat('indented comment lines are ignored', {
+  config:
+    '[profile dev]\nsso_session = a\n   # sso_session = b\n\t; sso_session = b\n' +
+    SESSION('a') +
+    SESSION('b'),
+  tokens: { a: tokA, b: tokB },
+  profile: 'dev',
+  expectKey: 'a',
+})
+
+compat('a comment after whitespace ends the value (space and tab, ; and #)', {
+  config:
+    '[profile dev]\nsso_session = a # not part of it\n' +
+    '[profile dev2]\nsso_session = a\t; not part of it\n' +
+    '[profile dev3]\nsso_session = a ;x\n' +
+    SESSION('a'),
+  tokens: { a: tokA },
+  profile: 'dev',
+  expectKey: 'a',
+})
+
+compat('a comment after a tab ends the value', {
+  config: '[profile dev2]\nsso_session = a\t; not part of it\n' + SESSION('a'),
+  tokens: { a: tokA },
+  profile: 'dev2',
+  expectKey: 'a',
+})
+
+compat('a comment after a section header is ignored', {
+  config:
+    '[profile dev] # the dev profile\nsso_session = a\n[sso-session a] ; session\nsso_start_url = u\nsso_region = us-east-1\n',
+  tokens: { a: tokA },
+  profile: 'dev',
+  expectKey: 'a',
+})
+
+compat('# inside a value with no whitespace before it is kept', {
+  config: '[profile dev]\nsso_session = team#1\n' + SESSION('team#1') + SESSION('team'),
+  tokens: { 'team#1': tokA, team: tokB },
+  profile: 'dev',
+  expectKey: 'team#1',
+})
+
+compat('; inside a value with no whitespace before it is kept', {
+  config: '[profile dev]\nsso_session = a;b\n' + SESSION('a;b') + SESSION('a'),
+  tokens: { 'a;b': tokA, a: tokB },
+  profile: 'dev',
+  expectKey: 'a;b',
+})
+
+// ---------------------------------------------------------------- line endings / BOM
+
+compat('CRLF line endings', {
+  config: sessionConfig({ profile: 'dev', session: 'a' }).replace(/\n/g, '\r\n'),
+  tokens: { a: tokA },
+  profile: 'dev',
+  expectKey: 'a',
+})
+
+compat('CRLF with trailing comments and blank lines', {
+  config: '\r\n[profile dev] ; c\r\nsso_session = a ; c\r\n\r\n' + SESSION('a').replace(/\n/g, '\r\n'),
+  tokens: { a: tokA },
+  profile: 'dev',
+  expectKey: 'a',
+})
+
+compat('a UTF-8 BOM before the first section is ignored', {
+  config: Buffer.concat([
+    Buffer.from([0xef, 0xbb, 0xbf]),
+    Buffer.from('[profile dev]\nsso_session = a\n' + SESSION('a')),
+  ]),
+  tokens: { a: tokA },
+  profile: 'dev',
+  expectKey: 'a',
+})
+
+// ---------------------------------------------------------------- key = value
+
+compat('keys and values are trimmed', {
+  config:
+    '[profile dev]\n   sso_session    =    a   \n[sso-session a]\n\tsso_start_url\t=\tu\t\n sso_region=us-east-1\n',
+  tokens: { a: tokA },
+  profile: 'dev',
+  expectKey: 'a',
+})
+
+compat('a value may contain "="', {
+  config: '[profile dev]\nsso_session = k=v==\n' + SESSION('k=v==') + SESSION('k'),
+  tokens: { 'k=v==': tokA, k: tokB },
+  profile: 'dev',
+  expectKey: 'k=v==',
+})
+
+compat('a line with an empty value is ignored (does not overwrite)', {
+  config: '[profile dev]\nsso_session = a\nsso_session =\nsso_session =   \n' + SESSION('a'),
+  tokens: { a: tokA },
+  profile: 'dev',
+  expectKey: 'a',
+})
+
+compat('a line with an empty key is ignored (the profile stays empty)', {
+  config: '[profile dev]\n= a\n   =   b\n' + SESSION('a'),
+  tokens: { a: tokA },
+  profile: 'dev',
+  expectError: 'Profile "dev" not found',
+})
+
+compat('a line with no "=" is ignored', {
+  config: '[profile dev]\nsso_session a\n' + SESSION('a'),
+  tokens: { a: tokA },
+  profile: 'dev',
+  expectError: 'Profile "dev" not found',
+})
+
+compat('a line with no "=" does not disturb the keys around it', {
+  config: '[profile dev]\njunk line here\nsso_session = a\nmore junk\n' + SESSION('a'),
+  tokens: { a: tokA },
+  profile: 'dev',
+  expectKey: 'a',
+})
+
+compat('keys are case-sensitive', {
+  config: '[profile dev]\nSSO_SESSION = a\n' + SESSION('a'),
+  tokens: { a: tokA },
+  profile: 'dev',
+  expectError: 'Profile "dev" is missing required property "sso_session".',
+})
+
+compat('profile names are case-sensitive', {
+  config: '[profile Dev]\nsso_session = a\n' + SESSION('a'),
+  tokens: { a: tokA },
+  profile: 'dev',
+  expectError: 'Profile "dev" not found',
+})
+
+compat('key lines before the first section are ignored', {
+  config: 'sso_session = b\n[profile dev]\nsso_session = a\n' + SESSION('a') + SESSION('b'),
+  tokens: { a: tokA, b: tokB },
+  profile: 'dev',
+  expectKey: 'a',
+})
+
+// ---------------------------------------------------------------- sections
+
+compat('repeated sections merge and the last key wins', {
+  config:
+    '[profile dev]\nsso_session = a\nregion = x\n' +
+    '[sso-session b]\nsso_start_url = u\n' +
+    '[profile dev]\nsso_session = b\n' +
+    '[sso-session b]\nsso_region = us-east-1\n' +
+    SESSION('a'),
+  tokens: { a: tokA, b: tokB },
+  profile: 'dev',
+  expectKey: 'b',
+})
+
+compat('a profile section with no keys does not exist', {
+  config: '[profile dev]\n; nothing\n\n' + SESSION('a'),
+  tokens: { a: tokA },
+  profile: 'dev',
+  expectError: 'Profile "dev" not found',
+})
+
+compat('an sso-session section with no keys does not exist', {
+  config: '[profile dev]\nsso_session = a\n[sso-session a]\n# empty\n',
+  tokens: { a: tokA },
+  profile: 'dev',
+  expectError: 'Sso session "a" not found',
+})
+
+compat('a tab between "profile"/"sso-session" and the name counts as the separator', {
+  config: '[profile\tdev]\nsso_session = a\n[sso-session\ta]\nsso_start_url = u\nsso_region = us-east-1\n',
+  tokens: { a: tokA },
+  profile: 'dev',
+  expectKey: 'a',
+})
+
+compat('two spaces after "profile" make a different profile name', {
+  config: '[profile  dev]\nsso_session = a\n' + SESSION('a'),
+  tokens: { a: tokA },
+  profile: 'dev',
+  expectError: 'Profile "dev" not found',
+})
+
+compat('a lone CR is not a line break', {
+  config: '[profile dev]\rsso_session = a\r' + SESSION('a').replace(/\n/g, '\r'),
+  tokens: { a: tokA },
+  profile: 'dev',
+  expectError: 'Profile "dev" not found',
+})
+
+compat('a no-break space counts as whitespace (trim, and before a comment)', {
+  config:
+    '[profile dev]\nsso_session = a\u00A0#comment\n[profile dev2]\nsso_session = a\u00A0\n' + SESSION('a'),
+  tokens: { a: tokA },
+  profile: 'dev',
+  expectKey: 'a',
+})
+
+compat('a value that is only a comment is an empty value (ignored)', {
+  config: '[profile dev]\nsso_session = a\nsso_session = ;gone\n' + SESSION('a'),
+  tokens: { a: tokA },
+  profile: 'dev',
+  expectKey: 'a',
+})
+
+// ---------------------------------------------------------------- environment
+
+compat('AWS_PROFILE selects the profile', {
+  config:
+    sessionConfig({ profile: 'dev', session: 'a' }) + '[profile other]\nsso_session = b\n' + SESSION('b'),
+  tokens: { a: tokA, b: tokB },
+  profile: undefined,
+  env: { AWS_PROFILE: 'other' },
+  expectKey: 'b',
+})
+
+compat('options.profile wins over AWS_PROFILE', {
+  config:
+    sessionConfig({ profile: 'dev', session: 'a' }) + '[profile other]\nsso_session = b\n' + SESSION('b'),
+  tokens: { a: tokA, b: tokB },
+  profile: 'dev',
+  env: { AWS_PROFILE: 'other' },
+  expectKey: 'a',
+})
+
+compat('an empty options.profile falls back to AWS_PROFILE', {
+  config:
+    sessionConfig({ profile: 'dev', session: 'a' }) + '[profile other]\nsso_session = b\n' + SESSION('b'),
+  tokens: { a: tokA, b: tokB },
+  profile: '',
+  env: { AWS_PROFILE: 'other' },
+  expectKey: 'b',
+})
+
+compat('an empty AWS_PROFILE falls back to "default"', {
+  config: '[default]\nsso_session = a\n' + SESSION('a') + '[profile other]\nsso_session = b\n' + SESSION('b'),
+  tokens: { a: tokA, b: tokB },
+  profile: undefined,
+  env: { AWS_PROFILE: '' },
+  expectKey: 'a',
+})
+
+compat('an empty HOME falls back to USERPROFILE (config and cache)', {
+  config: sessionConfig({ profile: 'dev', session: 'a' }),
+  tokens: { a: tokA },
+  profile: 'dev',
+  env: (h) => ({ HOME: '', USERPROFILE: h.home }),
+  expectKey: 'a',
+})
+
+compat('HOME and USERPROFILE unset/empty: HOMEDRIVE + HOMEPATH', {
+  config: sessionConfig({ profile: 'dev', session: 'a' }),
+  tokens: { a: tokA },
+  profile: 'dev',
+  env: (h) => ({ HOME: '', USERPROFILE: '', HOMEDRIVE: '/', HOMEPATH: h.home.slice(1) }),
+  expectKey: 'a',
+})
+
+// ---------------------------------------------------------------- [fix] / [beyond]
+
+test('[fix] [default] and [profile default] both present: [profile default] is used whole', async (t) => {
+  const cases = [
+    // [profile default] wins, whichever comes first
+    ['[default]\nsso_session = a\n[profile default]\nsso_session = b\n', null],
+    ['[profile default]\nsso_session = b\n[default]\nsso_session = a\n', null],
+    // not merged: keys of [default] do not fill in [profile default]
+    [
+      '[default]\nsso_session = a\n[profile default]\nregion = us-west-2\n',
+      'Profile "default" is missing required property "sso_session".',
+    ],
+  ]
+  for (const [profiles, error] of cases) {
+    const h = makeHome({ config: profiles + SESSION('a') + SESSION('b'), tokens: { a: tokA, b: tokB } })
+    try {
+      useHome(h.home)
+      const r = await oursLoad(undefined)
+      if (error) {
+        assertFailure(r.error, error)
+      } else {
+        assert.equal(r.error, null, r.error && r.error.message)
+        assert.equal(r.token, 'token-B')
+      }
+      if (!againstV2) {
+        // Documents the v2 bug this fixes: v2 crashed with a TypeError.
+        const v2r = await v2Load(undefined)
+        assert.ok(v2r.error instanceof TypeError, 'v2 is expected to crash here')
+      }
+    } finally {
+      h.cleanup()
+    }
+  }
+})
+
+test('[fix] AWS_CONFIG_FILE is honoured (and ~/.aws/config is then not read)', async () => {
+  const h = makeHome({
+    config: sessionConfig({ profile: 'dev', session: 'a' }),
+    tokens: { a: tokA, b: tokB },
+  })
+  try {
+    useHome(h.home)
+    const other = path.join(h.home, 'elsewhere.ini')
+    fs.writeFileSync(other, sessionConfig({ profile: 'dev', session: 'b' }))
+    process.env.AWS_CONFIG_FILE = other
+    const r = await oursLoad('dev')
+    assert.equal(r.error, null, r.error && r.error.message)
+    assert.equal(r.token, 'token-B')
+
+    process.env.AWS_CONFIG_FILE = path.join(h.home, 'missing.ini')
+    const missing = await oursLoad('dev')
+    assertFailure(missing.error, 'Profile "dev" not found')
+  } finally {
+    h.cleanup()
+  }
+})
+
+test('[fix] a missing config file is an empty config: Profile "<p>" not found', async () => {
+  const h = makeHome({ tokens: { a: tokA } })
+  try {
+    useHome(h.home)
+    assert.equal(fs.existsSync(h.configPath), false)
+    const r = await oursLoad('dev')
+    assertFailure(r.error, 'Profile "dev" not found')
+    const d = await oursLoad(undefined)
+    assertFailure(d.error, 'Profile "default" not found')
+  } finally {
+    h.cleanup()
+  }
+})
+
+test('[fix] a config path that is a directory: Config file "<path>" could not be read', async () => {
+  const h = makeHome({ tokens: { a: tokA } })
+  try {
+    useHome(h.home)
+    fs.mkdirSync(h.configPath)
+    const r = await oursLoad('dev')
+    assertFailure(
+      r.error,
+      new RegExp('^' + escapeRegExp(`Config file "${h.configPath}" could not be read: `) + '.'),
+    )
+  } finally {
+    h.cleanup()
+  }
+})
+
+test('[fix] sso-session missing sso_start_url / sso_region names the session', async () => {
+  const cases = [
+    [
+      '[profile dev]\nsso_session = s1\n[sso-session s1]\nsso_region = us-east-1\n',
+      'Sso session "s1" is missing required property "sso_start_url".',
+    ],
+    [
+      `[profile dev]\nsso_session = s1\n[sso-session s1]\nsso_start_url = ${START_URL}\n`,
+      'Sso session "s1" is missing required property "sso_region".',
+    ],
+  ]
+  for (const [config, message] of cases) {
+    const h = makeHome({ config, tokens: { s1: tokA } })
+    try {
+      useHome(h.home)
+      const r = await oursLoad('dev')
+      assertFailure(r.error, message)
+      if (!againstV2) {
+        // v2 printed the profile name instead of the session name.
+        const v2r = await v2Load('dev')
+        assert.equal(v2r.error.message, message.replace('"s1"', '"dev"'))
+      }
+    } finally {
+      h.cleanup()
+    }
+  }
+})
+
+test('[beyond] legacy profile (sso_start_url, no sso_session) is served from the start-URL cache file', async () => {
+  const url = 'https://d-legacy.awsapps.com/start/?x=1#frag'
+  const h = makeHome({
+    config: `[profile old]\nsso_start_url = ${url}\nsso_region = us-east-2\nsso_account_id = 1\n`,
+    tokens: { [url]: tokA, 'https://d-legacy.awsapps.com/start': tokB },
+  })
+  try {
+    useHome(h.home)
+    const r = await oursLoad('old')
+    assert.equal(r.error, null, r.error && r.error.message)
+    assert.equal(r.token, 'token-A')
+    assert.equal(r.expireTime.getTime(), Date.parse(tokA.expiresAt))
+  } finally {
+    h.cleanup()
+  }
+})
+
+test('[beyond] legacy start URL is used exactly as written (trailing slash matters)', async () => {
+  const h = makeHome({
+    config: `[profile old]\nsso_start_url = ${START_URL}/\nsso_region = us-east-1\n`,
+    tokens: { [START_URL]: tokA },
+  })
+  try {
+    useHome(h.home)
+    const r = await oursLoad('old')
+    assertFailure(r.error, 'Cached token not found. Please log in using "aws sso login" for profile "old".')
+    h.writeToken(START_URL + '/', tokB)
+    await r.provider.refreshPromise()
+    assert.equal(r.provider.token, 'token-B')
+  } finally {
+    h.cleanup()
+  }
+})
+
+test('[beyond] legacy profile without sso_region', async () => {
+  const h = makeHome({
+    config: `[profile old]\nsso_start_url = ${START_URL}\n`,
+    tokens: { [START_URL]: tokA },
+  })
+  try {
+    useHome(h.home)
+    const r = await oursLoad('old')
+    assertFailure(r.error, 'Profile "old" is missing required property "sso_region".')
+  } finally {
+    h.cleanup()
+  }
+})
+
+test('[beyond] expired legacy token is never refreshed, even with refresh keys', async () => {
+  const server = await startServer((req, res) => {
+    res.writeHead(200, { 'content-type': 'application/json' })
+    res.end(JSON.stringify({ accessToken: 'SHOULD-NOT-BE-USED', expiresIn: 3600, tokenType: 'Bearer' }))
+  })
+  const expired = {
+    accessToken: 'old-access',
+    expiresAt: isoIn(-60),
+    refreshToken: 'r',
+    clientId: 'c',
+    clientSecret: 's',
+    registrationExpiresAt: isoIn(86400),
+  }
+  const h = makeHome({
+    config: `[profile old]\nsso_start_url = ${START_URL}\nsso_region = us-east-1\n`,
+    tokens: { [START_URL]: expired },
+  })
+  try {
+    useHome(h.home)
+    process.env.AWS_ENDPOINT_URL_SSO_OIDC = server.url
+    const before = fs.readFileSync(h.cachePath(START_URL))
+    const r = await oursLoad('old')
+    assertFailure(
+      r.error,
+      'SSO Token for profile "old" has expired. Please log in using "aws sso login" for profile "old".',
+    )
+    assert.equal(server.requests.length, 0)
+    assert.deepEqual(fs.readFileSync(h.cachePath(START_URL)), before)
+  } finally {
+    h.cleanup()
+    await server.close()
+  }
+})

@@ -1,0 +1,55 @@
+'use strict'
+
+// SPEC section 1, TypeScript: index.d.ts describes the whole public API. Compiles
+// __test__/types/usage.ts (every public member, plus usages that must be rejected)
+// with the installed TypeScript in strict mode. @types/node is not installed, so the
+// typings must stand on their own.
+
+const test = require('node:test')
+const assert = require('node:assert/strict')
+const { spawnSync } = require('node:child_process')
+const fs = require('node:fs')
+const path = require('node:path')
+
+const root = path.join(__dirname, '..')
+const tsc = path.join(root, 'node_modules', 'typescript', 'bin', 'tsc')
+
+test('index.d.ts exists and package.json points "types" at it', () => {
+  const pkg = JSON.parse(fs.readFileSync(path.join(root, 'package.json'), 'utf8'))
+  assert.equal(pkg.types, 'index.d.ts')
+  assert.ok(fs.existsSync(path.join(root, 'index.d.ts')), 'index.d.ts is missing')
+})
+
+test('usage.ts type-checks under --strict against index.d.ts', () => {
+  const res = spawnSync(process.execPath, [tsc, '-p', path.join(__dirname, 'types', 'tsconfig.json')], {
+    cwd: root,
+    encoding: 'utf8',
+    timeout: 60_000,
+  })
+  assert.equal(res.error, undefined)
+  assert.equal(res.status, 0, `tsc failed:\n${res.stdout}${res.stderr}`)
+})
+
+test('the type check is real: a wrong use of the typings fails to compile', () => {
+  const dir = fs.mkdtempSync(path.join(require('node:os').tmpdir(), 'sso-types-'))
+  try {
+    const file = path.join(dir, 'bad.ts')
+    const indexPath = path.join(root, 'index').replace(/\\/g, '/')
+    fs.writeFileSync(
+      file,
+      `import { SSOTokenProvider } from '${indexPath}';\nconst n: number = new SSOTokenProvider().profile;\nvoid n;\n`,
+    )
+    const config = JSON.parse(fs.readFileSync(path.join(__dirname, 'types', 'tsconfig.json'), 'utf8'))
+    config.files = ['bad.ts']
+    fs.writeFileSync(path.join(dir, 'tsconfig.json'), JSON.stringify(config))
+    const res = spawnSync(process.execPath, [tsc, '-p', path.join(dir, 'tsconfig.json')], {
+      cwd: root,
+      encoding: 'utf8',
+      timeout: 60_000,
+    })
+    assert.notEqual(res.status, 0, 'assigning the string profile to a number must not compile')
+    assert.match(res.stdout, /TS2322/)
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true })
+  }
+})
