@@ -20,31 +20,8 @@ process.env.AWS_SDK_JS_SUPPRESS_MAINTENANCE_MODE_MESSAGE = '1'
 const ROOT = path.join(__dirname, '..')
 const REFRESH_FAILED = 'SSO Token refresh failed. Please log in using "aws sso login"'
 
-// Everything that could make a load read outside the temporary home, pick another
-// endpoint, another trust store or a proxy. The runner's environment sets AWS_CA_BUNDLE.
-const ENV_TO_CLEAR = [
-  'AWS_CONFIG_FILE',
-  'AWS_SHARED_CREDENTIALS_FILE',
-  'AWS_PROFILE',
-  'AWS_DEFAULT_PROFILE',
-  'AWS_SDK_LOAD_CONFIG',
-  'USERPROFILE',
-  'HOMEPATH',
-  'HOMEDRIVE',
-  'AWS_ENDPOINT_URL',
-  'AWS_ENDPOINT_URL_SSO_OIDC',
-  'AWS_ENDPOINT_URL_SSO',
-  'AWS_IGNORE_CONFIGURED_ENDPOINT_URLS',
-  'AWS_CA_BUNDLE',
-  'HTTPS_PROXY',
-  'https_proxy',
-  'HTTP_PROXY',
-  'http_proxy',
-  'NO_PROXY',
-  'no_proxy',
-  'AWS_REGION',
-  'AWS_DEFAULT_REGION',
-]
+// The environment a test clears, and small helpers, are shared with the load-path tests.
+const { ENV_TO_CLEAR, sha1, isoIn, delay } = require('./helpers.js')
 
 const tempDirs = new Set()
 process.on('exit', () => {
@@ -69,14 +46,6 @@ let counter = 0
 function uniqueName(prefix = 'sess') {
   counter += 1
   return `${prefix}-${process.pid}-${counter}-${crypto.randomBytes(3).toString('hex')}`
-}
-
-function sha1(text) {
-  return crypto.createHash('sha1').update(text, 'utf8').digest('hex')
-}
-
-function isoIn(seconds) {
-  return new Date(Date.now() + seconds * 1000).toISOString()
 }
 
 /**
@@ -267,8 +236,6 @@ function scripted(replies) {
     return reply(req, res, record)
   }
 }
-
-const delay = (ms) => new Promise((resolve) => setTimeout(resolve, ms))
 
 /** A port with nothing listening on it. */
 async function freePort() {
