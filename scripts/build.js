@@ -22,8 +22,11 @@ function prebuiltLoads() {
   }
 }
 
-if (process.platform !== 'linux' || process.arch !== 'x64') {
-  console.error('sso-token-provider: only linux-x64-gnu is built by this package for now')
+// The output is named for linux-x64-gnu, the one target the loader looks for here; a build
+// on musl or another platform would be written under a name nothing loads.
+const glibc = process.platform === 'linux' && Boolean(process.report.getReport().header.glibcVersionRuntime)
+if (process.arch !== 'x64' || !glibc) {
+  console.error('sso-token-provider: only linux-x64-gnu (glibc) is supported for now')
   process.exit(1)
 }
 if (
@@ -47,7 +50,11 @@ try {
   )
   process.exit(1)
 }
-const built = path.join(root, 'target', 'release', 'libsso_token_provider.so')
+// cargo puts its output under CARGO_TARGET_DIR when set (relative to the package root).
+const targetDir = process.env.CARGO_TARGET_DIR
+  ? path.resolve(root, process.env.CARGO_TARGET_DIR)
+  : path.join(root, 'target')
+const built = path.join(targetDir, 'release', 'libsso_token_provider.so')
 // Copy then rename: a running process may have the old binary mapped; overwriting it in
 // place would corrupt that process.
 const tmp = `${target}.${process.pid}.tmp`
