@@ -185,3 +185,110 @@ fn create_token_response_parsers_never_panic_nor_echo_secrets() {
   });
   eprintln!("CreateToken responses: {n} cases");
 }
+
+mod whole_load {
+  //! Any config and any cache file content through a whole load: the load ends in a token or
+  //! an error, and the cache file changes only when a refresh succeeded and was written.
+
+  use super::*;
+  use sso_token_core::oidc::{CreateTokenRequest, CreateTokenResponse, OidcError, Transport};
+  use sso_token_core::provider::{Clock, Context, Coordinator, LoadOptions, SystemClock};
+  use sso_token_core::{Env, Secret};
+  use std::fs;
+  use std::sync::atomic::{AtomicUsize, Ordering};
+
+  struct Answer(bool);
+
+  impl Transport for Answer {
+    fn create_token(
+      &self,
+      _: &str,
+      _: &CreateTokenRequest,
+      _: &Env,
+    ) -> Result<CreateTokenResponse, OidcError> {
+      if self.0 {
+        Ok(CreateTokenResponse {
+          access_token: Secret::new("fresh"),
+          expires_in: 3600,
+          refresh_token: None,
+        })
+      } else {
+        Err(OidcError::Transport("refused".into()))
+      }
+    }
+  }
+
+  fn config_text() -> impl Strategy<Value = String> {
+    prop_oneof![
+      Just("[profile dev]\nsso_session = s\n[sso-session s]\nsso_start_url = u\nsso_region = us-east-1\n".to_string()),
+      Just("[profile dev]\nsso_start_url = s\nsso_region = us-east-1\n".to_string()),
+      ini_text(),
+    ]
+  }
+
+  fn cache_bytes() -> impl Strategy<Value = Vec<u8>> {
+    let now = |secs: i64| {
+      (SystemClock.now() + sso_token_core::chrono::Duration::seconds(secs)).to_rfc3339()
+    };
+    prop_oneof![
+      (-400i64..4000, any::<bool>()).prop_map(move |(secs, refreshable)| {
+        let extra = if refreshable {
+          ",\"clientId\":\"c\",\"clientSecret\":\"CS-SECRET\",\"refreshToken\":\"RT-SECRET\""
+        } else {
+          ""
+        };
+        format!(
+          "{{\"accessToken\":\"AT-SECRET\",\"expiresAt\":\"{}\"{extra}}}",
+          now(secs)
+        )
+        .into_bytes()
+      }),
+      token_bytes(),
+    ]
+  }
+
+  static RUNS: AtomicUsize = AtomicUsize::new(0);
+
+  #[test]
+  fn any_input_ends_in_a_token_or_an_error_and_the_file_changes_only_on_success() {
+    let n = run(
+      (config_text(), cache_bytes(), any::<bool>()),
+      |(config, cache, answers)| {
+        let dir = std::env::temp_dir().join(format!(
+          "sso-fuzz-load-{}-{}",
+          std::process::id(),
+          RUNS.fetch_add(1, Ordering::Relaxed)
+        ));
+        let cache_dir = dir.join(".aws/sso/cache");
+        fs::create_dir_all(&cache_dir).unwrap();
+        fs::write(dir.join(".aws/config"), &config).unwrap();
+        // Both keys a profile can point at: session `s` and legacy start URL `s`.
+        let path = sso_token_core::cache::cache_path(&dir, "s");
+        fs::write(&path, &cache).unwrap();
+        let env = Env::from_pairs(&[("HOME", dir.to_str().unwrap())]);
+        let ctx = Context {
+          env: &env,
+          clock: &SystemClock,
+          transport: &Answer(answers),
+          coordinator: &Coordinator::default(),
+        };
+        let outcome = ctx.load(&LoadOptions::new("dev"));
+        let after = fs::read(&path).unwrap();
+        match &outcome {
+          Ok(l) if l.refreshed && l.write_error.is_none() => {
+            assert_eq!(l.token.expose(), "fresh");
+            let doc: serde_json::Value = serde_json::from_slice(&after).unwrap();
+            assert_eq!(doc["accessToken"], "fresh");
+          }
+          Ok(_) => assert_eq!(after, cache, "file changed without a successful refresh"),
+          Err(e) => {
+            assert_eq!(after, cache, "file changed by a failed load");
+            assert!(!e.to_string().contains("SECRET"), "{e}");
+          }
+        }
+        fs::remove_dir_all(&dir).unwrap();
+      },
+    );
+    eprintln!("whole loads: {n} cases");
+  }
+}
