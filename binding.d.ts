@@ -49,6 +49,6 @@ export declare function loadToken(profile: string, env: Array<string | undefined
  * The whole load, refresh included, on a thread of its own: it may wait up to the
  * refresh timeout on the network and on other refreshes of the same file, which must not
  * hold a libuv pool thread. Refreshes are rare (at most one attempt per file per 30 s), so
- * a thread per call costs nothing that matters; `index.js` shares one call per file.
+ * a thread per call costs nothing that matters; `lib/native.js` shares one call per file.
  */
 export declare function refreshToken(profile: string, envValues: Array<string | undefined | null>, expiryWindowMs: number, forceRefresh: boolean): Promise<LoadResult>

@@ -70,12 +70,10 @@ impl LoadResult {
   }
 }
 
-/// Runs `f`, turning a panic into a failed load: a panic unwinding into libuv would abort
-/// Node, and a provider bug must cost one load, not the process.
-fn guarded(
-  f: impl FnOnce() -> std::result::Result<Loaded, CoreError>,
-) -> std::result::Result<Loaded, CoreError> {
-  catch_unwind(AssertUnwindSafe(f)).unwrap_or_else(|panic| Err(panic_error(panic)))
+/// Runs `f`, turning a panic into a failed load (`on_panic`): a panic unwinding into libuv
+/// would abort Node, and a provider bug must cost one load, not the process.
+fn guarded<T>(f: impl FnOnce() -> T, on_panic: impl FnOnce(CoreError) -> T) -> T {
+  catch_unwind(AssertUnwindSafe(f)).unwrap_or_else(|panic| on_panic(panic_error(panic)))
 }
 
 fn panic_error(panic: Box<dyn std::any::Any + Send>) -> CoreError {
@@ -133,10 +131,10 @@ impl Task for LoadTask {
   /// Local work only: a refresh that would wait on the network, another load or another
   /// process comes back as `needsNetwork`, so no libuv thread ever waits on those.
   fn compute(&mut self) -> Result<Self::Output> {
-    let step = catch_unwind(AssertUnwindSafe(|| {
-      self.with_context(|ctx| ctx.load_local(&self.options))
-    }))
-    .unwrap_or_else(|panic| Step::Done(Err(panic_error(panic))));
+    let step = guarded(
+      || self.with_context(|ctx| ctx.load_local(&self.options)),
+      |e| Step::Done(Err(e)),
+    );
     Ok(match step {
       Step::Done(result) => LoadResult::from_core(result),
       Step::NeedsNetwork { cache_path } => LoadResult {
@@ -169,7 +167,7 @@ pub fn load_token(
 /// The whole load, refresh included, on a thread of its own: it may wait up to the
 /// refresh timeout on the network and on other refreshes of the same file, which must not
 /// hold a libuv pool thread. Refreshes are rare (at most one attempt per file per 30 s), so
-/// a thread per call costs nothing that matters; `index.js` shares one call per file.
+/// a thread per call costs nothing that matters; `lib/native.js` shares one call per file.
 #[napi(ts_return_type = "Promise<LoadResult>")]
 pub fn refresh_token(
   env: &napi::Env,
@@ -183,7 +181,7 @@ pub fn refresh_token(
   let spawned = std::thread::Builder::new()
     .name("sso-token-refresh".into())
     .spawn(move || {
-      let result = guarded(|| task.with_context(|ctx| ctx.load(&task.options)));
+      let result = guarded(|| task.with_context(|ctx| ctx.load(&task.options)), Err);
       deferred.resolve(move |_| Ok(LoadResult::from_core(result)));
     });
   if let Err(e) = spawned {
@@ -213,9 +211,10 @@ impl Task for PanicTask {
   type JsValue = LoadResult;
 
   fn compute(&mut self) -> Result<Self::Output> {
-    Ok(LoadResult::from_core(guarded(|| {
-      panic!("provoked by a test")
-    })))
+    Ok(LoadResult::from_core(guarded(
+      || panic!("provoked by a test"),
+      Err,
+    )))
   }
 
   fn resolve(&mut self, _env: napi::Env, output: Self::Output) -> Result<Self::JsValue> {
