@@ -53,3 +53,53 @@ test('the type check is real: a wrong use of the typings fails to compile', () =
     fs.rmSync(dir, { recursive: true, force: true })
   }
 })
+
+test('consumers resolving by package name under nodenext (ESM .mts and CommonJS .cts) type-check', () => {
+  const dir = fs.mkdtempSync(path.join(require('node:os').tmpdir(), 'sso-types-nodenext-'))
+  try {
+    fs.mkdirSync(path.join(dir, 'node_modules'))
+    fs.symlinkSync(root, path.join(dir, 'node_modules', 'sso-token-provider'), 'dir')
+    fs.writeFileSync(path.join(dir, 'package.json'), '{ "name": "consumer", "private": true }\n')
+    fs.writeFileSync(
+      path.join(dir, 'esm.mts'),
+      [
+        "import { SSOTokenProvider, fromSso } from 'sso-token-provider'",
+        "const p = new SSOTokenProvider({ profile: 'dev', callback: (err) => void err?.code })",
+        'const window: number = p.expiryWindow',
+        'const provide: () => Promise<{ token: string; expiration?: Date }> = fromSso()',
+        'void window, provide',
+        '',
+      ].join('\n'),
+    )
+    fs.writeFileSync(
+      path.join(dir, 'cjs.cts'),
+      [
+        "import sso = require('sso-token-provider')",
+        'const ready: Promise<void> = new sso.SSOTokenProvider().getPromise()',
+        'void ready',
+        '',
+      ].join('\n'),
+    )
+    const config = {
+      compilerOptions: {
+        strict: true,
+        noEmit: true,
+        module: 'nodenext',
+        moduleResolution: 'nodenext',
+        target: 'es2022',
+        lib: ['es2022'],
+        types: [],
+      },
+      files: ['esm.mts', 'cjs.cts'],
+    }
+    fs.writeFileSync(path.join(dir, 'tsconfig.json'), JSON.stringify(config))
+    const res = spawnSync(process.execPath, [tsc, '-p', path.join(dir, 'tsconfig.json')], {
+      cwd: dir,
+      encoding: 'utf8',
+      timeout: 60_000,
+    })
+    assert.equal(res.status, 0, `tsc failed:\n${res.stdout}${res.stderr}`)
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true })
+  }
+})
