@@ -1621,12 +1621,31 @@ Z0PzcQpUrCfDFA==
     );
   }
 
-  fn temp_file(name: &str, contents: &[u8]) -> std::path::PathBuf {
-    let dir = std::env::temp_dir().join(format!("oidc-test-{}", std::process::id()));
+  /// A file for one test, removed (with its folder, once empty) when dropped.
+  struct TempFile(std::path::PathBuf);
+
+  impl std::ops::Deref for TempFile {
+    type Target = std::path::Path;
+    fn deref(&self) -> &std::path::Path {
+      &self.0
+    }
+  }
+
+  impl Drop for TempFile {
+    fn drop(&mut self) {
+      let _ = std::fs::remove_file(&self.0);
+      if let Some(dir) = self.0.parent() {
+        let _ = std::fs::remove_dir(dir);
+      }
+    }
+  }
+
+  fn temp_file(name: &str, contents: &[u8]) -> TempFile {
+    let dir = std::env::temp_dir().join(format!("oidc-test-{}-{name}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let path = dir.join(name);
     std::fs::write(&path, contents).unwrap();
-    path
+    TempFile(path)
   }
 
   #[test]
