@@ -710,9 +710,8 @@ fn invalid(why: &str) -> OidcError {
   OidcError::InvalidResponse(why.to_string())
 }
 
-/// Checks every field by hand: typed deserialization errors quote the offending value,
-/// which here may be a token.
-/// Validates a 2xx CreateToken body. Public for the fuzz tests; the transport calls it.
+/// Validates a 2xx CreateToken body. Checks every field by hand: typed deserialization
+/// errors quote the offending value, which here may be a token. Public for the fuzz tests.
 pub fn parse_success(bytes: &[u8]) -> Result<CreateTokenResponse, OidcError> {
   let text = std::str::from_utf8(bytes).map_err(|_| invalid("body is not UTF-8"))?;
   let value: Value = serde_json::from_str(text).map_err(|_| invalid("body is not JSON"))?;
