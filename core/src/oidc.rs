@@ -795,10 +795,9 @@ fn scrub(value: &mut Value) {
   }
 }
 
-/// The error from `{"error", "error_description"}` (or AWS's `__type`/`message`), falling
-/// back to the `x-amzn-ErrorType` header, whose part before `:` is the error code.
-/// Builds the error of a 4xx/5xx answer, with server text sanitised against `secrets`.
-/// Public for the fuzz tests; the transport calls it.
+/// The error of a 4xx/5xx answer: from `{"error", "error_description"}` (or AWS's
+/// `__type`/`message`), falling back to the `x-amzn-ErrorType` header, whose part before `:`
+/// is the error code; server text sanitised against `secrets`. Public for the fuzz tests.
 pub fn parse_error(
   status: u16,
   body: Option<&[u8]>,
