@@ -22,6 +22,9 @@ pub const MAX_CACHE_FILE_BYTES: u64 = 1024 * 1024;
 
 const SECRET_KEYS: [&str; 3] = ["accessToken", "refreshToken", "clientSecret"];
 
+/// What CreateToken needs from the file, in the order v2 checks them.
+const REFRESH_KEYS: [&str; 3] = ["clientId", "clientSecret", "refreshToken"];
+
 /// `<home>/.aws/sso/cache/<sha1 hex of key>.json`.
 pub fn cache_path(home: &Path, key: &str) -> PathBuf {
   let digest = Sha1::digest(key.as_bytes());
@@ -136,6 +139,14 @@ impl CachedToken {
     let parsed = CachedToken::parse(&bytes, path, profile);
     bytes.zeroize();
     parsed
+  }
+
+  /// The first of the refresh keys missing from the file, in v2's order; every load asks,
+  /// so this only looks, without copying secrets as [`Self::refresh_material`] does.
+  pub fn missing_refresh_key(&self) -> Option<&'static str> {
+    REFRESH_KEYS
+      .into_iter()
+      .find(|key| string_field(&self.doc, key).is_none())
   }
 
   /// The refresh material, or the first missing key in v2's order.
@@ -375,6 +386,35 @@ mod tests {
       .err(),
       Some("refreshToken")
     );
+  }
+
+  #[test]
+  fn missing_refresh_key_agrees_with_refresh_material() {
+    let base = "\"accessToken\":\"t\",\"expiresAt\":\"2026-01-01T00:00:00Z\"";
+    for (extra, want) in [
+      ("", Some("clientId")),
+      (
+        ",\"clientId\":\"c\",\"refreshToken\":\"r\"",
+        Some("clientSecret"),
+      ),
+      (
+        ",\"clientId\":\"c\",\"clientSecret\":\"\"",
+        Some("clientSecret"),
+      ),
+      (
+        ",\"clientId\":\"c\",\"clientSecret\":\"s\"",
+        Some("refreshToken"),
+      ),
+      (
+        ",\"clientId\":\"c\",\"clientSecret\":\"s\",\"refreshToken\":\"r\"",
+        None,
+      ),
+    ] {
+      let text = format!("{{{base}{extra}}}");
+      let tok = CachedToken::parse(text.as_bytes(), &p(), "dev").unwrap();
+      assert_eq!(tok.missing_refresh_key(), want, "{text}");
+      assert_eq!(tok.refresh_material().err(), want, "{text}");
+    }
   }
 
   #[test]

@@ -203,7 +203,7 @@ impl Context<'_> {
       expiry_window: opts.expiry_window,
       profile: &opts.profile,
       legacy: source.is_legacy(),
-      missing_refresh_key: cached.refresh_material().err(),
+      missing_refresh_key: cached.missing_refresh_key(),
       registration_expires_at: cached.registration_expires_at,
       force: opts.force_refresh,
     });
@@ -282,7 +282,7 @@ impl Context<'_> {
         });
       }
       // Another process may have rotated the refresh token: build on the newest file.
-      if reread.refresh_material().is_ok() {
+      if reread.missing_refresh_key().is_none() {
         cached = reread;
       }
     }
