@@ -4,7 +4,7 @@
 // runs in Rust on the libuv pool (binding.js -> src/lib.rs); this file only keeps the state
 // v2 users read (`token`, `expireTime`, `expired`) and hands out callbacks on a later tick.
 
-const { ERROR_CODE, failure, load } = require('./lib/native.js')
+const { ERROR_CODE, failure, load, profileName } = require('./lib/native.js')
 
 const noop = () => {}
 
@@ -32,7 +32,7 @@ class SSOTokenProvider {
     })
     this.expired = true
     this.expireTime = null
-    this.profile = options.profile || process.env.AWS_PROFILE || 'default'
+    this.profile = profileName(options.profile)
     this.get(callback || noop)
   }
 

@@ -5,7 +5,7 @@
 // Exit codes: 0 token available, 1 no usable token (log in again) or another failure,
 // 2 usage error.
 
-const { load, failure } = require('../lib/native.js')
+const { load, failure, profileName } = require('../lib/native.js')
 const { SSOTokenProvider } = require('../index.js')
 
 const USAGE = `Usage: sso-token [--profile NAME] [--refresh] [--json] [--show-token]
@@ -44,7 +44,7 @@ async function main() {
     process.stdout.write(`${USAGE}\n`)
     return 0
   }
-  const profile = opts.profile || process.env.AWS_PROFILE || 'default'
+  const profile = profileName(opts.profile)
   const result = await load(profile, SSOTokenProvider.expiryWindow, opts.refresh)
   if (!result.ok) {
     const err = failure(result.message)

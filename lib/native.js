@@ -13,6 +13,11 @@ function readEnv() {
   return values
 }
 
+// v2's rule: the given name, else AWS_PROFILE, else 'default' (empty strings fall through).
+function profileName(given) {
+  return given || process.env.AWS_PROFILE || 'default'
+}
+
 // The shape of v2's `AWS.util.error(new Error(message), { code })`, with `name` set too.
 function failure(message) {
   const err = new Error(message)
@@ -66,4 +71,4 @@ function load(profile, expiryWindowSeconds, force) {
     .catch(internalError)
 }
 
-module.exports = { ERROR_CODE, failure, load }
+module.exports = { ERROR_CODE, failure, load, profileName }
