@@ -78,7 +78,6 @@ impl Env {
       let drive = self.get("HOMEDRIVE").unwrap_or("C:/");
       return Some(PathBuf::from(format!("{drive}{path}")));
     }
-    #[allow(deprecated)] // fine on Unix, where the binding runs; HOME was already tried
     std::env::home_dir()
   }
 

@@ -1,14 +1,16 @@
 //! A lock file beside the cache file, held while one process refreshes.
 //!
-//! `flock(2)` on `<cache>.lock`: the kernel drops it when the holder dies, so a lock left
-//! by a killed process is taken over at once, with no staleness guess. The file is unlinked
-//! on release; a waiter that locked a file just unlinked by its holder notices (the path no
-//! longer names its inode) and tries again on the new one.
+//! `File::try_lock` on `<cache>.lock` (`flock(2)` on Unix, `LockFileEx` on Windows): the
+//! operating system drops the lock when its holder dies, so a lock left by a killed
+//! process is taken over at once, with no staleness guess.
+//!
+//! On Unix the file is unlinked on release; a waiter that locked a file just unlinked by
+//! its holder notices (the path no longer names its inode) and tries again on the new one.
+//! On Windows a file that other processes hold open cannot be removed reliably, so the
+//! (empty) lock file stays in place and is reused by the next refresh.
 
-use std::fs::{self, File, OpenOptions};
+use std::fs::{File, OpenOptions, TryLockError};
 use std::io;
-use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
-use std::os::unix::io::AsRawFd;
 use std::path::{Path, PathBuf};
 use std::thread;
 use std::time::{Duration, Instant};
@@ -16,9 +18,11 @@ use std::time::{Duration, Instant};
 /// How often a waiter retries a held lock.
 const LOCK_POLL_INTERVAL: Duration = Duration::from_millis(10);
 
-/// A held lock; released (and its file removed) on drop.
+/// A held lock; released (and, on Unix, its file removed) on drop.
 #[derive(Debug)]
 pub struct FileLock {
+  /// Removed on release (Unix only).
+  #[cfg(unix)]
   path: PathBuf,
   file: File,
 }
@@ -30,37 +34,51 @@ pub fn lock_path(cache_path: &Path) -> PathBuf {
   PathBuf::from(name)
 }
 
+fn open_lock_file(path: &Path) -> io::Result<File> {
+  let mut options = OpenOptions::new();
+  options.read(true).write(true).create(true).truncate(false);
+  #[cfg(unix)]
+  std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+  options.open(path)
+}
+
+/// Whether `path` still names the file we locked (Unix: the holder before us may have
+/// unlinked it between our open and our lock). On Windows the file is never removed.
+#[cfg(unix)]
+fn still_at_path(file: &File, path: &Path) -> io::Result<bool> {
+  use std::os::unix::fs::MetadataExt;
+  let ours = file.metadata()?;
+  Ok(match std::fs::metadata(path) {
+    Ok(now) => now.ino() == ours.ino() && now.dev() == ours.dev(),
+    Err(_) => false,
+  })
+}
+
+#[cfg(not(unix))]
+fn still_at_path(_file: &File, _path: &Path) -> io::Result<bool> {
+  Ok(true)
+}
+
 impl FileLock {
   /// Takes the lock at `path`, waiting until `wait` has passed. `Ok(None)` when another
   /// process still holds it then.
   pub fn acquire(path: &Path, wait: Duration) -> io::Result<Option<FileLock>> {
     let deadline = Instant::now() + wait;
     loop {
-      let file = OpenOptions::new()
-        .read(true)
-        .write(true)
-        .create(true)
-        .truncate(false)
-        .mode(0o600)
-        .open(path)?;
-      // SAFETY: flock on a descriptor we own; no memory is involved.
-      let rc = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) };
-      if rc == 0 {
-        // The holder before us may have unlinked the file between our open and our lock.
-        let ours = file.metadata()?;
-        match fs::metadata(path) {
-          Ok(now) if now.ino() == ours.ino() && now.dev() == ours.dev() => {
+      let file = open_lock_file(path)?;
+      match file.try_lock() {
+        Ok(()) => {
+          if still_at_path(&file, path)? {
             return Ok(Some(FileLock {
+              #[cfg(unix)]
               path: path.to_path_buf(),
               file,
-            }))
+            }));
           }
-          _ => continue,
+          continue;
         }
-      }
-      let err = io::Error::last_os_error();
-      if err.raw_os_error() != Some(libc::EWOULDBLOCK) {
-        return Err(err);
+        Err(TryLockError::WouldBlock) => {}
+        Err(TryLockError::Error(e)) => return Err(e),
       }
       if Instant::now() >= deadline {
         return Ok(None);
@@ -73,15 +91,17 @@ impl FileLock {
 impl Drop for FileLock {
   fn drop(&mut self) {
     // Unlink while still holding the lock, so no one locks a file we are about to remove.
-    let _ = fs::remove_file(&self.path);
-    // SAFETY: as above; closing the file would release it too.
-    unsafe { libc::flock(self.file.as_raw_fd(), libc::LOCK_UN) };
+    #[cfg(unix)]
+    let _ = std::fs::remove_file(&self.path);
+    // Closing the file releases the lock too; unlocking first makes the order explicit.
+    let _ = self.file.unlock();
   }
 }
 
 #[cfg(test)]
 mod tests {
   use super::*;
+  use std::fs;
 
   #[test]
   fn second_taker_waits_then_times_out_and_release_removes_file() {
@@ -95,7 +115,7 @@ mod tests {
       .is_none());
     assert!(start.elapsed() >= Duration::from_millis(50));
     drop(held);
-    assert!(!path.exists());
+    assert_eq!(path.exists(), cfg!(not(unix)));
     let again = FileLock::acquire(&path, Duration::ZERO).unwrap();
     assert!(again.is_some());
     drop(again);

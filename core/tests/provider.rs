@@ -344,6 +344,7 @@ fn concurrent_loads_in_one_process_make_one_call() {
   assert_eq!(oidc.calls(), 1);
 }
 
+#[cfg(unix)]
 #[test]
 fn a_failed_write_serves_the_new_token_from_memory() {
   let clock = FakeClock::new();
