@@ -9,16 +9,34 @@
  */
 export declare const __napiBindingTarget: 'native' | 'wasm32-wasi' | 'wasm32-wasip1'
 
-/** Not part of the API: provokes a panic inside a worker-thread load (tests only). */
-export declare function __panicOnWorkerForTests(): Promise<unknown>
-
-/** The environment variable names `loadToken` expects values for, in order. */
+/** The environment variable names `load` expects values for, in order. */
 export declare function envVariables(): Array<string>
 
 /** The `code` and `name` of every error. */
 export declare const ERROR_CODE: string
 
-/** The outcome of one load, as handed to `index.js`. */
+/** The message of a bug inside the provider, for failures the binding itself reports. */
+export declare function internalErrorMessage(cause: string): string
+
+/**
+ * Loads `profile`'s token: one promise of a [`LoadResult`], never rejected for a load
+ * problem. `env` holds the values of `sso_token_core::env::VARIABLES`, in order, as the
+ * calling JS realm sees them; the windows are in seconds; `detail` adds what `sso-token`
+ * prints.
+ */
+export declare function load(profile: string, env: Array<string | undefined | null>, expiryWindow: number, advisoryWindow: number, forceRefresh: boolean, detail: boolean): Promise<LoadResult>
+
+/** The parts of a load only the `sso-token` command shows. */
+export interface LoadDetail {
+  session?: string
+  startUrl: string
+  region: string
+  refreshed: boolean
+  refreshNote?: string
+  writeError?: string
+}
+
+/** The outcome of one load, as handed to `lib/native.js`. */
 export interface LoadResult {
   ok: boolean
   /** The exact error message when `ok` is false. */
@@ -26,29 +44,7 @@ export interface LoadResult {
   token?: string
   /** Milliseconds since the epoch. */
   expiresAt?: number
-  session?: string
-  startUrl?: string
-  region?: string
   cachePath?: string
-  refreshed: boolean
-  refreshNote?: string
-  writeError?: string
-  /** A refresh is due: call `refreshToken` with the same arguments. */
-  needsNetwork: boolean
+  /** What the `sso-token` command reports; only when asked for. */
+  detail?: LoadDetail
 }
-
-/**
- * Loads `profile`'s token on the libuv pool, without waiting on the network: when a
- * refresh is due the result has `needsNetwork` and the caller goes on with `refreshToken`.
- * `env` holds the values of `sso_token_core::env::VARIABLES`, in order, as the calling JS
- * realm sees them.
- */
-export declare function loadToken(profile: string, env: Array<string | undefined | null>, expiryWindowMs: number, forceRefresh: boolean): Promise<unknown>
-
-/**
- * The whole load, refresh included, on a thread of its own: it may wait up to the
- * refresh timeout on the network and on other refreshes of the same file, which must not
- * hold a libuv pool thread. Refreshes are rare (at most one attempt per file per 30 s), so
- * a thread per call costs nothing that matters; `lib/native.js` shares one call per file.
- */
-export declare function refreshToken(profile: string, envValues: Array<string | undefined | null>, expiryWindowMs: number, forceRefresh: boolean): Promise<LoadResult>

@@ -835,8 +835,7 @@ function __napiStampBindingTarget(exportsObject, target) {
 // linked import resolves to `undefined`.
 module.exports.__napiBindingTarget = __napiStampBindingTarget(nativeBinding, __napiLoadedBindingTarget)
 module.exports = nativeBinding
-module.exports.__panicOnWorkerForTests = nativeBinding.__panicOnWorkerForTests
 module.exports.envVariables = nativeBinding.envVariables
 module.exports.ERROR_CODE = nativeBinding.ERROR_CODE
-module.exports.loadToken = nativeBinding.loadToken
-module.exports.refreshToken = nativeBinding.refreshToken
+module.exports.internalErrorMessage = nativeBinding.internalErrorMessage
+module.exports.load = nativeBinding.load

@@ -1,55 +1,99 @@
 'use strict'
 
-// The v2-shaped JavaScript layer: callbacks, promises, coalescing, error fields. Every load
-// runs in Rust on the libuv pool (binding.js -> src/lib.rs); this file only keeps the state
-// v2 users read (`token`, `expireTime`, `expired`) and hands out callbacks on a later tick.
+// The v2-shaped JavaScript layer: callbacks, promises, per-instance coalescing, the state
+// v2 users read (`token`, `expireTime`, `expired`). Every load runs in Rust
+// (lib/native.js -> src/lib.rs); this file only keeps that state and hands out results
+// on a later tick.
 
-const { ERROR_CODE, failure, load, profileName } = require('./lib/native.js')
+const { inspect } = require('node:util')
+const { ERROR_CODE, failure, load, profileName, seconds } = require('./lib/native.js')
 
 const noop = () => {}
 
-function settle(callbacks, err) {
-  // One tick per callback, so a callback that throws cannot keep the others from running.
-  for (const cb of callbacks) process.nextTick(cb, err)
+// Each instance's state lives in one object reached through this non-enumerable key, not
+// in #private fields: a frozen instance, a sealed subclass instance and a Proxy of an
+// instance all keep working, as they do with v2's plain properties.
+const kState = Symbol('SSOTokenProvider state')
+
+function stateOf(provider, method) {
+  const state = provider != null ? provider[kState] : undefined
+  if (!state) {
+    throw new TypeError(
+      `SSOTokenProvider.prototype.${method} called on an object that is not an SSOTokenProvider`,
+    )
+  }
+  return state
+}
+
+function checkCallback(callback, method) {
+  if (callback != null && typeof callback !== 'function') {
+    throw new TypeError(`The callback of ${method}() must be a function`)
+  }
+}
+
+// The class-wide window settings, in seconds: `SSOTokenProvider.<name>` and
+// `SSOTokenProvider.prototype.<name>` read and write these; an instance assignment
+// shadows them for that instance only.
+const defaults = { expiryWindow: 300 }
+
+function windowSetting(name) {
+  return {
+    get() {
+      const state = this != null ? this[kState] : undefined
+      return state && state[name] !== undefined ? state[name] : defaults[name]
+    },
+    set(value) {
+      const state = this != null ? this[kState] : undefined
+      if (state) state[name] = value
+      else defaults[name] = value
+    },
+    enumerable: false,
+    configurable: true,
+  }
 }
 
 class SSOTokenProvider {
-  #expiryWindow = undefined
-  #callbacks = []
-
   constructor(options) {
     options = options || {}
     const callback = options.callback
     if (callback != null && typeof callback !== 'function') {
       throw new TypeError('The "callback" option must be a function')
     }
-    // Like v2's hideProperties: the token never shows in console.log or JSON.stringify.
-    Object.defineProperty(this, 'token', {
-      value: undefined,
-      writable: true,
-      enumerable: false,
-      configurable: true,
+    const state = {
+      token: undefined,
+      expireTime: null,
+      expired: true,
+      expiryWindow: undefined,
+      // Callers waiting on the load under way; v2 coalesces per instance.
+      waiters: [],
+    }
+    Object.defineProperty(this, kState, { value: state })
+    // Accessors over the state, so storing a token cannot fail on a frozen instance. Like
+    // v2's hideProperties, the token never shows in console.log or JSON.stringify.
+    Object.defineProperties(this, {
+      token: accessor(state, 'token', false),
+      expired: accessor(state, 'expired', true),
+      expireTime: accessor(state, 'expireTime', true),
     })
-    this.expired = true
-    this.expireTime = null
     this.profile = profileName(options.profile)
     this.get(callback || noop)
   }
 
-  get expiryWindow() {
-    return this.#expiryWindow === undefined ? SSOTokenProvider.expiryWindow : this.#expiryWindow
-  }
-
-  set expiryWindow(seconds) {
-    this.#expiryWindow = seconds
-  }
-
+  // v2's needsRefresh. Its twin, the load's decision, is `Window::band` in
+  // core/src/decide.rs: there "valid" is strictly more than the window left, so at the
+  // exact edge v2's two rules disagree by a millisecond, as they do in v2. A window that
+  // is not a number of seconds needs a load, which reports it.
   needsRefresh() {
-    if (this.expireTime && Date.now() + this.expiryWindow * 1000 > +this.expireTime) return true
+    stateOf(this, 'needsRefresh')
+    const windowSeconds = seconds(this.expiryWindow)
+    if (!(windowSeconds >= 0)) return true
+    if (this.expireTime && Date.now() + windowSeconds * 1000 > +this.expireTime) return true
     return this.expired || !this.token
   }
 
   get(callback) {
+    stateOf(this, 'get')
+    checkCallback(callback, 'get')
     if (this.needsRefresh()) {
       this.refresh((err) => {
         if (!err) this.expired = false
@@ -61,7 +105,11 @@ class SSOTokenProvider {
   }
 
   refresh(callback) {
-    this.#coalesce(callback || noop)
+    const state = stateOf(this, 'refresh')
+    checkCallback(callback, 'refresh')
+    const cb = callback || noop
+    // One tick per callback, so a callback that throws cannot keep the others from running.
+    join(this, state, (err) => process.nextTick(cb, err))
   }
 
   getPromise() {
@@ -71,31 +119,65 @@ class SSOTokenProvider {
   }
 
   refreshPromise() {
-    return new Promise((resolve, reject) => this.refresh((err) => (err ? reject(err) : resolve())))
+    const state = stateOf(this, 'refreshPromise')
+    return new Promise((resolve, reject) => join(this, state, (err) => (err ? reject(err) : resolve())))
   }
 
-  // Concurrent get/refresh calls on one instance share the load already running.
-  #coalesce(callback) {
-    if (this.#callbacks.push(callback) > 1) return
-    const done = (result) => {
-      const callbacks = this.#callbacks
-      this.#callbacks = []
-      settle(callbacks, this.#apply(result))
-    }
-    load(this.profile, this.expiryWindow, false).then(done)
-  }
-
-  #apply(result) {
-    if (!result.ok) return failure(result.message)
-    this.token = result.token
-    this.expireTime = new Date(result.expiresAt)
-    this.expired = false
-    return null
+  // What console.log shows: v2's visible fields, never the token.
+  [inspect.custom](depth, options, inspectFn) {
+    const shown = { expired: this.expired, expireTime: this.expireTime, profile: this.profile }
+    return `${this.constructor.name} ${(inspectFn || inspect)(shown, options)}`
   }
 }
 
-// v2's documented five minutes; writable, and read at each load.
-SSOTokenProvider.expiryWindow = 300
+Object.defineProperty(SSOTokenProvider.prototype, 'expiryWindow', windowSetting('expiryWindow'))
+// v2's documented five minutes, as a static (v2's docs) and on the prototype (v2's code).
+Object.defineProperty(SSOTokenProvider, 'expiryWindow', {
+  ...windowSetting('expiryWindow'),
+  enumerable: true,
+})
+
+function accessor(state, key, enumerable) {
+  return {
+    get: () => state[key],
+    set: (value) => {
+      state[key] = value
+    },
+    enumerable,
+    configurable: true,
+  }
+}
+
+// Adds a waiter to the instance's load, starting one if none is under way. Nothing thrown
+// while starting it escapes: every waiter hears back exactly once.
+function join(provider, state, waiter) {
+  if (state.waiters.push(waiter) > 1) return
+  // A throwing getter reads as unusable: the load then says which setting is wrong.
+  const profile = readOr(() => provider.profile, undefined)
+  const expiryWindow = readOr(() => provider.expiryWindow, NaN)
+  load(profile, expiryWindow, 0, false, false, (result) => {
+    const waiters = state.waiters
+    state.waiters = []
+    const err = apply(state, result)
+    for (const w of waiters) w(err)
+  })
+}
+
+function readOr(read, fallback) {
+  try {
+    return read()
+  } catch {
+    return fallback
+  }
+}
+
+function apply(state, result) {
+  if (!result.ok) return failure(result.message)
+  state.token = result.token
+  state.expireTime = new Date(result.expiresAt)
+  state.expired = false
+  return null
+}
 
 // The SDK v3 token-provider shape: `token` option of any v3 client.
 function fromSso(init) {

@@ -5,7 +5,7 @@
 // Exit codes: 0 token available, 1 no usable token (log in again) or another failure,
 // 2 usage error.
 
-const { load, failure, profileName } = require('../lib/native.js')
+const { loadPromise, failure, profileName } = require('../lib/native.js')
 const { SSOTokenProvider } = require('../index.js')
 
 const USAGE = `Usage: sso-token [--profile NAME] [--refresh] [--json] [--show-token]
@@ -45,7 +45,7 @@ async function main() {
     return 0
   }
   const profile = profileName(opts.profile)
-  const result = await load(profile, SSOTokenProvider.expiryWindow, opts.refresh)
+  const result = await loadPromise(profile, SSOTokenProvider.expiryWindow, 0, opts.refresh, true)
   if (!result.ok) {
     const err = failure(result.message)
     if (opts.json) {
@@ -57,17 +57,18 @@ async function main() {
     return 1
   }
   const expiresAt = new Date(result.expiresAt)
+  const { detail } = result
   const report = {
     profile,
-    session: result.session ?? null,
-    startUrl: result.startUrl,
-    region: result.region,
+    session: detail.session ?? null,
+    startUrl: detail.startUrl,
+    region: detail.region,
     cachePath: result.cachePath,
     expiresAt: expiresAt.toISOString(),
     secondsLeft: Math.floor((result.expiresAt - Date.now()) / 1000),
-    refreshed: result.refreshed,
-    refreshNote: result.refreshNote ?? null,
-    writeError: result.writeError ?? null,
+    refreshed: detail.refreshed,
+    refreshNote: detail.refreshNote ?? null,
+    writeError: detail.writeError ?? null,
   }
   if (opts.showToken) report.token = result.token
   if (opts.json) {

@@ -1,10 +1,13 @@
 'use strict'
 
-// The one bridge to the Rust binding, shared by index.js and the sso-token command.
+// The one bridge to the Rust binding (binding.js -> src/lib.rs), shared by index.js and the
+// sso-token command. A load is one call and one promise; this file turns its result into
+// the v2 error shape and guarantees that every load ends in exactly one result.
 
-const { loadToken, refreshToken, envVariables, ERROR_CODE } = require('../binding.js')
+const binding = require('../binding.js')
 
-const ENV_NAMES = envVariables()
+const { ERROR_CODE } = binding
+const ENV_NAMES = binding.envVariables()
 
 // Passed to Rust rather than read there: `process.env` differs per worker thread.
 function readEnv() {
@@ -16,6 +19,17 @@ function readEnv() {
 // v2's rule: the given name, else AWS_PROFILE, else 'default' (empty strings fall through).
 function profileName(given) {
   return given || process.env.AWS_PROFILE || 'default'
+}
+
+// A window setting as v2's arithmetic reads it (`expiryWindow * 1000`): numbers, numeric
+// strings, Number objects. What cannot be read as a number (a BigInt, a Symbol, a throwing
+// valueOf) is NaN, which Rust refuses with the message naming the setting.
+function seconds(value) {
+  try {
+    return +value
+  } catch {
+    return NaN
+  }
 }
 
 // The shape of v2's `AWS.util.error(new Error(message), { code })`, with `name` set too.
@@ -32,43 +46,41 @@ function failure(message) {
   return err
 }
 
-// Refreshes under way in this JS realm, by cache file and options: loads of one file share
-// one call (Rust shares one CreateToken across realms too).
-const refreshing = new Map()
-
-function sharedRefresh(cachePath, profile, env, windowMs, force) {
-  const key = `${cachePath}\0${windowMs}\0${force}`
-  let pending = refreshing.get(key)
-  if (!pending) {
-    pending = refreshToken(profile, env, windowMs, force)
-    refreshing.set(key, pending)
-    const forget = () => refreshing.delete(key)
-    pending.then(forget, forget)
-  }
-  return pending
-}
-
-function internalError(e) {
-  return { ok: false, message: `Internal error in sso-token-provider (${e && e.message}); please report it` }
-}
+const failed = (message) => ({ ok: false, message })
+const bug = (e) => failed(binding.internalErrorMessage(String((e && e.message) || e)))
 
 /**
- * One load. The local part (config, cache file, decision) runs on the libuv pool; a due
- * refresh goes on on a thread of its own, so network waits never hold a pool thread.
- * Resolves to the binding's result object; never rejects (a failed load is
- * `{ ok: false, message }`).
+ * One load of `profile`. `onResult` is called exactly once, on a later microtask, with the
+ * binding's result object: `{ ok: true, token, expiresAt, cachePath, detail? }` or
+ * `{ ok: false, message }`. `detail` asks for what the sso-token command prints.
  */
-function load(profile, expiryWindowSeconds, force) {
+function load(profile, expiryWindow, advisoryWindow, force, detail, onResult) {
   if (typeof profile !== 'string') {
-    return Promise.resolve({ ok: false, message: 'The "profile" option must be a string' })
+    queueMicrotask(() => onResult(failed('The "profile" option must be a string')))
+    return
   }
-  const env = readEnv()
-  const windowMs = expiryWindowSeconds * 1000
-  return loadToken(profile, env, windowMs, force)
-    .then((result) =>
-      result.needsNetwork ? sharedRefresh(result.cachePath, profile, env, windowMs, force) : result,
+  let env
+  try {
+    env = readEnv()
+  } catch (e) {
+    queueMicrotask(() =>
+      onResult(failed(`The environment could not be read: ${String((e && e.message) || e)}`)),
     )
-    .catch(internalError)
+    return
+  }
+  let pending
+  try {
+    pending = binding.load(profile, env, seconds(expiryWindow), seconds(advisoryWindow), force, detail)
+  } catch (e) {
+    queueMicrotask(() => onResult(bug(e)))
+    return
+  }
+  pending.then(onResult, (e) => onResult(bug(e)))
 }
 
-module.exports = { ERROR_CODE, failure, load, profileName }
+/** `load` as a promise that never rejects. */
+function loadPromise(profile, expiryWindow, advisoryWindow, force, detail) {
+  return new Promise((resolve) => load(profile, expiryWindow, advisoryWindow, force, detail, resolve))
+}
+
+module.exports = { ERROR_CODE, failure, load, loadPromise, profileName, seconds }

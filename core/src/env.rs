@@ -22,6 +22,7 @@ pub const VARIABLES: [&str; 12] = [
   "no_proxy",
 ];
 
+/// The values of [`VARIABLES`] a load sees.
 #[derive(Clone, Debug, Default)]
 pub struct Env {
   vars: HashMap<&'static str, String>,
@@ -41,11 +42,6 @@ impl Env {
       }
     }
     Env { vars }
-  }
-
-  /// The process environment, for the command-line tool and Rust callers.
-  pub fn from_process() -> Self {
-    Env::from_values(VARIABLES.iter().map(|name| std::env::var(name).ok()))
   }
 
   /// Builds an environment from `(name, value)` pairs; unknown names are ignored.

@@ -1,9 +1,10 @@
 //! One error type for every failure of a load. `Display` is the exact message users see;
-//! the v2 texts are kept word for word where v2 had them (SPEC section 7).
+//! the v2 texts are kept word for word where v2 had them (docs/behaviour.md §7).
 //!
 //! No variant carries a token, refresh token or client secret: only names, paths and
 //! causes that were sanitised before they got here.
 
+use crate::oidc::OidcError;
 use std::fmt;
 use std::path::PathBuf;
 
@@ -13,63 +14,152 @@ pub const ERROR_CODE: &str = "SSOTokenProviderFailure";
 /// The start of every refresh failure message; v2's whole message.
 pub const REFRESH_FAILED: &str = "SSO Token refresh failed. Please log in using \"aws sso login\"";
 
+/// Why a load failed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Error {
   /// No home directory could be found, so neither the config nor the cache can be.
   NoHomeDir,
+  /// No `[profile p]` / `[p]` section with keys.
   ProfileNotFound {
+    /// The profile asked for.
     profile: String,
   },
+  /// The profile lacks a key it needs.
   MissingProfileProperty {
+    /// The profile asked for.
     profile: String,
+    /// The missing key.
     property: &'static str,
   },
+  /// `sso_session = s` names no `[sso-session s]` section with keys.
   SessionNotFound {
+    /// The session named by the profile.
     session: String,
   },
+  /// The session lacks a key it needs.
   MissingSessionProperty {
+    /// The session named by the profile.
     session: String,
+    /// The missing key.
     property: &'static str,
   },
   /// The config file exists but could not be read (a directory, no permission, not UTF-8).
   UnreadableConfig {
+    /// The config file.
     path: PathBuf,
+    /// What went wrong, as the OS or the decoder said it.
     cause: String,
   },
+  /// No cache file, or one holding `null`.
   CachedTokenNotFound {
+    /// The profile asked for.
     profile: String,
   },
+  /// The cache file exists but could not be read.
   UnreadableCacheFile {
+    /// The cache file.
     path: PathBuf,
+    /// What the OS said.
     cause: String,
   },
+  /// The cache file is over [`crate::cache::MAX_CACHE_FILE_BYTES`].
   CacheFileTooLarge {
+    /// The cache file.
     path: PathBuf,
   },
-  /// JSON syntax error; `cause` is serde_json's text, which names the line and column and
-  /// never quotes the input.
+  /// JSON syntax error in the cache file.
   InvalidCacheJson {
+    /// The cache file.
     path: PathBuf,
+    /// serde_json's text, which names the line and column and never quotes the input.
     cause: String,
   },
+  /// `expiresAt` is not a timestamp we can read.
   InvalidExpiresAt {
+    /// The cache file.
     path: PathBuf,
   },
+  /// A key the load needs is missing from the cache file (or is not a non-empty string).
   MissingTokenKey {
+    /// The missing key.
     key: &'static str,
   },
   /// A legacy (`sso_start_url` in the profile) token has expired; those are never refreshed.
   LegacyTokenExpired {
+    /// The profile asked for.
     profile: String,
   },
-  /// `cause` is already in parentheses, e.g. `(invalid_grant, HTTP 400: ...)`.
+  /// The token has expired and no refresh could replace it.
   RefreshFailed {
-    cause: String,
+    /// Why.
+    cause: RefreshCause,
+  },
+  /// A window setting is not a number of seconds in range.
+  InvalidWindow {
+    /// `expiryWindow` or `advisoryWindow`.
+    setting: &'static str,
   },
   /// A panic or another bug inside the provider; the load fails, the process lives.
   Internal {
+    /// The panic message or the bug's description.
     cause: String,
   },
+}
+
+/// Why a due refresh did not produce a token. `Display` is the text shown in parentheses
+/// after [`REFRESH_FAILED`], and as the note when an old token is served instead.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RefreshCause {
+  /// CreateToken was sent (or refused before sending) and failed.
+  Oidc(OidcError),
+  /// A key CreateToken needs is missing from the cache file.
+  MissingKey(&'static str),
+  /// `registrationExpiresAt` has passed: the client registration cannot be used.
+  RegistrationExpired,
+  /// Legacy (`sso_start_url` in the profile) tokens are never refreshed, like the AWS CLI.
+  Legacy,
+  /// Another attempt for this cache file was made less than [`crate::decide::REFRESH_THROTTLE`]
+  /// ago.
+  Throttled,
+}
+
+impl RefreshCause {
+  /// The error a load reports when the token it would fall back on has expired. The
+  /// causes v2 knew keep v2's messages.
+  pub fn into_error(self, profile: &str) -> Error {
+    match self {
+      RefreshCause::Legacy => Error::LegacyTokenExpired {
+        profile: profile.into(),
+      },
+      RefreshCause::MissingKey(key) => Error::MissingTokenKey { key },
+      cause => Error::RefreshFailed { cause },
+    }
+  }
+}
+
+impl fmt::Display for RefreshCause {
+  fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+    match self {
+      RefreshCause::Oidc(e) => write!(f, "{e}"),
+      RefreshCause::MissingKey(key) => write!(f, "(Key \"{key}\" not present in SSO Token)"),
+      RefreshCause::RegistrationExpired => f.write_str("(client registration expired)"),
+      RefreshCause::Legacy => f.write_str("(legacy sso_start_url profiles are not refreshed)"),
+      RefreshCause::Throttled => write!(
+        f,
+        "(refresh throttled: last attempt less than {} s ago)",
+        crate::decide::REFRESH_THROTTLE.num_seconds()
+      ),
+    }
+  }
+}
+
+impl std::error::Error for RefreshCause {
+  fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+    match self {
+      RefreshCause::Oidc(e) => Some(e),
+      _ => None,
+    }
+  }
 }
 
 impl fmt::Display for Error {
@@ -124,6 +214,11 @@ impl fmt::Display for Error {
         "SSO Token for profile \"{profile}\" has expired. Please log in using \"aws sso login\" for profile \"{profile}\"."
       ),
       Error::RefreshFailed { cause } => write!(f, "{REFRESH_FAILED} {cause}"),
+      Error::InvalidWindow { setting } => write!(
+        f,
+        "The \"{setting}\" setting must be a number of seconds from 0 to {} (ten years)",
+        crate::decide::MAX_WINDOW_SECS
+      ),
       Error::Internal { cause } => write!(
         f,
         "Internal error in sso-token-provider ({cause}); please report it"
@@ -132,7 +227,14 @@ impl fmt::Display for Error {
   }
 }
 
-impl std::error::Error for Error {}
+impl std::error::Error for Error {
+  fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+    match self {
+      Error::RefreshFailed { cause } => Some(cause),
+      _ => None,
+    }
+  }
+}
 
 #[cfg(test)]
 mod tests {
@@ -176,8 +278,22 @@ mod tests {
         "SSO Token for profile \"dev\" has expired. Please log in using \"aws sso login\" for profile \"dev\".",
       ),
       (
-        Error::RefreshFailed { cause: "(invalid_grant, HTTP 400: Invalid refresh token provided)".into() },
+        Error::RefreshFailed {
+          cause: RefreshCause::Oidc(OidcError::Http {
+            status: 400,
+            error: Some("invalid_grant".into()),
+            description: Some("Invalid refresh token provided".into()),
+          }),
+        },
         "SSO Token refresh failed. Please log in using \"aws sso login\" (invalid_grant, HTTP 400: Invalid refresh token provided)",
+      ),
+      (
+        Error::RefreshFailed { cause: RefreshCause::RegistrationExpired },
+        "SSO Token refresh failed. Please log in using \"aws sso login\" (client registration expired)",
+      ),
+      (
+        Error::RefreshFailed { cause: RefreshCause::Throttled },
+        "SSO Token refresh failed. Please log in using \"aws sso login\" (refresh throttled: last attempt less than 30 s ago)",
       ),
       (
         Error::InvalidCacheJson {
@@ -185,6 +301,10 @@ mod tests {
           cause: "EOF while parsing an object at line 1 column 1".into(),
         },
         "Cached token file \"/h/.aws/sso/cache/x.json\" is not valid JSON: EOF while parsing an object at line 1 column 1",
+      ),
+      (
+        Error::InvalidWindow { setting: "expiryWindow" },
+        "The \"expiryWindow\" setting must be a number of seconds from 0 to 315360000 (ten years)",
       ),
       (
         Error::CacheFileTooLarge { path: "/c.json".into() },
@@ -206,5 +326,37 @@ mod tests {
     for (err, want) in cases {
       assert_eq!(err.to_string(), want);
     }
+  }
+
+  #[test]
+  fn causes_keep_v2_messages_once_the_token_has_expired() {
+    assert_eq!(
+      RefreshCause::Legacy.into_error("dev"),
+      Error::LegacyTokenExpired {
+        profile: "dev".into()
+      }
+    );
+    assert_eq!(
+      RefreshCause::MissingKey("clientId").into_error("dev"),
+      Error::MissingTokenKey { key: "clientId" }
+    );
+    assert_eq!(
+      RefreshCause::Throttled.into_error("dev"),
+      Error::RefreshFailed {
+        cause: RefreshCause::Throttled
+      }
+    );
+  }
+
+  #[test]
+  fn a_refresh_failure_exposes_its_transport_cause() {
+    use std::error::Error as _;
+    let oidc = OidcError::Transport("connection to h:443 refused".into());
+    let e = Error::RefreshFailed {
+      cause: RefreshCause::Oidc(oidc.clone()),
+    };
+    let cause = e.source().unwrap();
+    assert_eq!(cause.to_string(), "(connection to h:443 refused)");
+    assert_eq!(cause.source().unwrap().to_string(), oidc.to_string());
   }
 }

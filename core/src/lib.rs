@@ -1,20 +1,29 @@
 //! The pure-Rust core of sso-token-provider: AWS config lookup, the SSO token cache, the
 //! refresh decision and SSO OIDC CreateToken. Nothing here knows about Node.js; the napi
-//! binding in the parent crate is a thin layer over [`provider::Context::load`].
+//! binding in the parent crate is a thin layer over [`Engine::load`].
+//!
+//! The behaviour the code cites (`docs/behaviour.md §N`) is written down in the
+//! repository's `docs/behaviour.md`.
+
+#![warn(missing_docs)]
 
 pub mod cache;
+pub mod clock;
 pub mod config;
 pub mod decide;
+pub mod engine;
 pub mod env;
 pub mod error;
-pub mod ini;
-pub mod lock;
 pub mod oidc;
-pub mod provider;
+pub mod pool;
+mod refresh;
 pub mod secret;
 
 pub use chrono;
+pub use clock::{Clock, SystemClock};
+pub use decide::Window;
+pub use engine::{Engine, LoadOptions, Loaded, Pending, Step};
 pub use env::Env;
-pub use error::{Error, ERROR_CODE};
-pub use provider::{Context, Coordinator, LoadOptions, Loaded, SystemClock};
+pub use error::{Error, RefreshCause, ERROR_CODE};
+pub use refresh::LOCK_WAIT;
 pub use secret::Secret;

@@ -7,10 +7,12 @@
 use std::fmt;
 use zeroize::Zeroize;
 
+/// A redacted, zeroized string.
 #[derive(Clone, PartialEq, Eq, Default)]
 pub struct Secret(String);
 
 impl Secret {
+  /// Wraps `value`; the caller's copy, if any, is its own to zeroize.
   pub fn new(value: impl Into<String>) -> Self {
     Secret(value.into())
   }
@@ -20,6 +22,7 @@ impl Secret {
     &self.0
   }
 
+  /// Whether the value is the empty string.
   pub fn is_empty(&self) -> bool {
     self.0.is_empty()
   }

@@ -5,11 +5,12 @@
 //! `cargo test` runs `FUZZ_CASES` (default 2,000) cases per target; set `FUZZ_CASES` for
 //! long runs, e.g. `FUZZ_CASES=1000000 cargo test --release -p sso-token-core --test fuzz`.
 
+mod support;
+
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestRunner};
 use sso_token_core::cache::{parse_timestamp, CachedToken};
-use sso_token_core::config;
-use sso_token_core::ini;
+use sso_token_core::config::{self, ini};
 use sso_token_core::oidc::{parse_error, parse_success};
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -85,12 +86,14 @@ fn ini_text() -> impl Strategy<Value = String> {
 #[test]
 fn ini_parser_never_panics_and_keeps_its_invariants() {
   let n = run(ini_text(), |text| {
-    for e in ini::parse(&text) {
-      assert!(!e.section.is_empty());
-      assert!(!e.key.is_empty() && !e.value.is_empty());
-      assert_eq!(e.key, e.key.trim_matches(ini::is_js_space));
-      assert_eq!(e.value, e.value.trim_matches(ini::is_js_space));
-      assert!(!e.key.contains('\n') && !e.value.contains('\n'));
+    for section in ini::sections(&text) {
+      assert!(!section.name.is_empty());
+      for (key, value) in ini::assignments(section.body) {
+        assert!(!key.is_empty() && !value.is_empty());
+        assert_eq!(key, key.trim_matches(ini::is_js_space));
+        assert_eq!(value, value.trim_matches(ini::is_js_space));
+        assert!(!key.contains('\n') && !value.contains('\n'));
+      }
     }
     for profile in ["dev", "default", "s"] {
       let _ = config::resolve(&text, profile);
@@ -191,31 +194,22 @@ mod whole_load {
   //! an error, and the cache file changes only when a refresh succeeded and was written.
 
   use super::*;
-  use sso_token_core::oidc::{CreateTokenRequest, CreateTokenResponse, OidcError, Transport};
-  use sso_token_core::provider::{Clock, Context, Coordinator, LoadOptions, SystemClock};
-  use sso_token_core::{Env, Secret};
+  use crate::support::{ok, FakeOidc};
+  use sso_token_core::oidc::OidcError;
+  use sso_token_core::{Clock, Engine, Env, LoadOptions, SystemClock};
   use std::fs;
   use std::sync::atomic::{AtomicUsize, Ordering};
+  use std::sync::Arc;
 
-  struct Answer(bool);
-
-  impl Transport for Answer {
-    fn create_token(
-      &self,
-      _: &str,
-      _: &CreateTokenRequest,
-      _: &Env,
-    ) -> Result<CreateTokenResponse, OidcError> {
-      if self.0 {
-        Ok(CreateTokenResponse {
-          access_token: Secret::new("fresh"),
-          expires_in: 3600,
-          refresh_token: None,
-        })
+  fn answering(succeed: bool) -> Arc<FakeOidc> {
+    Arc::new(FakeOidc {
+      always: Some(if succeed {
+        ok("fresh", 3600, None)
       } else {
         Err(OidcError::Transport("refused".into()))
-      }
-    }
+      }),
+      ..Default::default()
+    })
   }
 
   fn config_text() -> impl Strategy<Value = String> {
@@ -266,13 +260,8 @@ mod whole_load {
         let path = sso_token_core::cache::cache_path(&dir, "s");
         fs::write(&path, &cache).unwrap();
         let env = Env::from_pairs(&[("HOME", dir.to_str().unwrap())]);
-        let ctx = Context {
-          env: &env,
-          clock: &SystemClock,
-          transport: &Answer(answers),
-          coordinator: &Coordinator::default(),
-        };
-        let outcome = ctx.load(&LoadOptions::new("dev"));
+        let engine = Engine::new(Arc::new(SystemClock), answering(answers));
+        let outcome = engine.load_blocking(&env, &LoadOptions::new("dev"));
         let after = fs::read(&path).unwrap();
         match &outcome {
           Ok(l) if l.refreshed && l.write_error.is_none() => {

@@ -1,38 +1,26 @@
-//! The SSO token cache file: its path, reading it, and replacing it atomically.
+//! The cache file's document: parsing, the fields a load needs, and the document a
+//! refresh writes back.
 //!
 //! The file is the AWS CLI's JSON document. We keep it as a JSON map so that keys we do
 //! not know survive a write-back in their original order, and take the fields we need out
 //! of it. Secret fields are zeroized when the document is dropped.
 
+use super::MAX_CACHE_FILE_BYTES;
 use crate::error::Error;
+use crate::oidc::CreateTokenRequest;
 use crate::secret::Secret;
 use chrono::{DateTime, NaiveDateTime, SecondsFormat, Utc};
 use serde_json::{Map, Value};
-use sha1::{Digest, Sha1};
 use std::fmt;
-use std::fs::{self, File, OpenOptions};
-use std::io::{self, ErrorKind, Read, Write};
-use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::fs::File;
+use std::io::{self, ErrorKind, Read};
+use std::path::Path;
 use zeroize::Zeroize;
-
-/// Real cache files are a few hundred bytes; anything larger is not one of them.
-pub const MAX_CACHE_FILE_BYTES: u64 = 1024 * 1024;
 
 const SECRET_KEYS: [&str; 3] = ["accessToken", "refreshToken", "clientSecret"];
 
 /// What CreateToken needs from the file, in the order v2 checks them.
 const REFRESH_KEYS: [&str; 3] = ["clientId", "clientSecret", "refreshToken"];
-
-/// `<home>/.aws/sso/cache/<sha1 hex of key>.json`.
-pub fn cache_path(home: &Path, key: &str) -> PathBuf {
-  let digest = Sha1::digest(key.as_bytes());
-  home
-    .join(".aws")
-    .join("sso")
-    .join("cache")
-    .join(format!("{}.json", hex::encode(digest)))
-}
 
 /// RFC 3339 (`Z`, offsets, fractions), or the legacy `2026-01-01T00:00:00UTC` form that
 /// old CLI versions wrote.
@@ -51,17 +39,12 @@ pub fn format_timestamp(t: DateTime<Utc>) -> String {
   t.to_rfc3339_opts(SecondsFormat::Millis, true)
 }
 
-/// The three values CreateToken needs, or the first key missing (v2's order).
-pub struct RefreshMaterial {
-  pub client_id: Secret,
-  pub client_secret: Secret,
-  pub refresh_token: Secret,
-}
-
 /// A parsed cache file.
 pub struct CachedToken {
   doc: Map<String, Value>,
+  /// `accessToken`.
   pub access_token: Secret,
+  /// `expiresAt`.
   pub expires_at: DateTime<Utc>,
   /// `registrationExpiresAt`, when present and readable.
   pub registration_expires_at: Option<DateTime<Utc>>,
@@ -148,10 +131,10 @@ impl CachedToken {
       .find(|key| string_field(&self.doc, key).is_none())
   }
 
-  /// The refresh material, or the first missing key in v2's order.
-  pub fn refresh_material(&self) -> Result<RefreshMaterial, &'static str> {
+  /// The refresh material as a CreateToken request, or the first missing key in v2's order.
+  pub fn refresh_material(&self) -> Result<CreateTokenRequest, &'static str> {
     let get = |key: &'static str| string_field(&self.doc, key).map(Secret::new).ok_or(key);
-    Ok(RefreshMaterial {
+    Ok(CreateTokenRequest {
       client_id: get("clientId")?,
       client_secret: get("clientSecret")?,
       refresh_token: get("refreshToken")?,
@@ -222,140 +205,15 @@ fn read_capped(path: &Path, profile: &str) -> Result<Vec<u8>, Error> {
   Ok(bytes)
 }
 
-static TEMP_COUNTER: AtomicU64 = AtomicU64::new(0);
-
-/// How long a write-back keeps retrying a rename that another process blocks (Windows: a
-/// reader that opened the cache file without `FILE_SHARE_DELETE`, as Python and the AWS
-/// CLI do), in steps of [`RENAME_RETRY_STEP`]. Unix renames are never blocked that way.
-pub const RENAME_RETRY_FOR: std::time::Duration = std::time::Duration::from_millis(500);
-const RENAME_RETRY_STEP: std::time::Duration = std::time::Duration::from_millis(20);
-
-/// The permission bits a replacement file gets: the old file's (a user who made it
-/// group-readable meant it), else 0600. Windows has no such bits: `None`.
-#[cfg(unix)]
-fn replacement_mode(old: Option<&fs::Metadata>) -> Option<u32> {
-  use std::os::unix::fs::PermissionsExt;
-  Some(old.map_or(0o600, |m| m.permissions().mode() & 0o777))
-}
-
-#[cfg(not(unix))]
-fn replacement_mode(_old: Option<&fs::Metadata>) -> Option<u32> {
-  None
-}
-
-/// A new file that no one else can have opened, readable by its owner alone on Unix.
-fn create_private(path: &Path, mode: Option<u32>) -> io::Result<File> {
-  let mut options = OpenOptions::new();
-  options.write(true).create_new(true);
-  #[cfg(unix)]
-  {
-    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
-    options.mode(0o600);
-    let file = options.open(path)?;
-    if let Some(mode) = mode.filter(|m| *m != 0o600) {
-      file.set_permissions(fs::Permissions::from_mode(mode))?;
-    }
-    Ok(file)
-  }
-  #[cfg(not(unix))]
-  {
-    let _ = mode;
-    options.open(path)
-  }
-}
-
-/// `fs::rename`, retried for [`RENAME_RETRY_FOR`] while the target is held open in a way
-/// that blocks replacing it (Windows sharing violations); any other error is final.
-fn rename_over(from: &Path, to: &Path) -> io::Result<()> {
-  let deadline = std::time::Instant::now() + RENAME_RETRY_FOR;
-  loop {
-    match fs::rename(from, to) {
-      Err(e) if is_sharing_violation(&e) && std::time::Instant::now() < deadline => {
-        std::thread::sleep(RENAME_RETRY_STEP)
-      }
-      other => return other,
-    }
-  }
-}
-
-#[cfg(windows)]
-fn is_sharing_violation(e: &io::Error) -> bool {
-  // ERROR_ACCESS_DENIED (5), ERROR_SHARING_VIOLATION (32), ERROR_LOCK_VIOLATION (33).
-  matches!(e.raw_os_error(), Some(5 | 32 | 33))
-}
-
-#[cfg(not(windows))]
-fn is_sharing_violation(_e: &io::Error) -> bool {
-  false
-}
-
-/// Makes a rename in `dir` durable. Only Unix can open a folder to sync it, and a folder
-/// that cannot be opened is not fatal: the rename itself has happened.
-fn sync_dir(dir: &Path) {
-  #[cfg(unix)]
-  if let Ok(d) = File::open(dir) {
-    let _ = d.sync_all();
-  }
-  #[cfg(not(unix))]
-  let _ = dir;
-}
-
-/// Replaces `path` with `bytes` so that no reader ever sees a torn file: a new temp file in
-/// the same folder (mode 0600, or the old file's mode), written, fsynced, renamed over.
-/// A symlink in place of the cache file is not written through: the write is refused.
-pub fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
-  let dir = path
-    .parent()
-    .ok_or_else(|| io::Error::other("cache path has no folder"))?;
-  let old = match fs::symlink_metadata(path) {
-    Ok(meta) if meta.file_type().is_symlink() => {
-      return Err(io::Error::other(
-        "cache file is a symlink; not replacing it",
-      ))
-    }
-    Ok(meta) => Some(meta),
-    Err(_) => None,
-  };
-  let mode = replacement_mode(old.as_ref());
-  let name = path
-    .file_name()
-    .and_then(|n| n.to_str())
-    .unwrap_or("token.json");
-  let tmp = dir.join(format!(
-    ".{name}.{}.{}.tmp",
-    std::process::id(),
-    TEMP_COUNTER.fetch_add(1, Ordering::Relaxed)
-  ));
-  let result = (|| {
-    let mut file = create_private(&tmp, mode)?;
-    file.write_all(bytes)?;
-    file.sync_all()?;
-    drop(file);
-    rename_over(&tmp, path)?;
-    sync_dir(dir);
-    Ok(())
-  })();
-  if result.is_err() {
-    let _ = fs::remove_file(&tmp);
-  }
-  result
-}
-
 #[cfg(test)]
 mod tests {
   use super::*;
   use chrono::TimeZone;
+  use std::fs;
+  use std::path::PathBuf;
 
   fn p() -> PathBuf {
     PathBuf::from("/h/.aws/sso/cache/x.json")
-  }
-
-  #[test]
-  fn sha1_vector() {
-    assert_eq!(
-      cache_path(Path::new("/h"), "admin"),
-      PathBuf::from("/h/.aws/sso/cache/d033e22ae348aeb5660fc2140aec35850c4da997.json")
-    );
   }
 
   #[test]
@@ -523,60 +381,6 @@ mod tests {
     let _ = fs::remove_dir_all(&d);
     fs::create_dir_all(&d).unwrap();
     d
-  }
-
-  #[cfg(unix)]
-  #[test]
-  fn write_atomic_replaces_file_with_new_inode_and_mode_0600() {
-    use std::os::unix::fs::{MetadataExt, PermissionsExt};
-    let d = temp_dir("atomic");
-    let f = d.join("t.json");
-    write_atomic(&f, b"one").unwrap();
-    assert_eq!(
-      fs::metadata(&f).unwrap().permissions().mode() & 0o777,
-      0o600
-    );
-    let ino = fs::metadata(&f).unwrap().ino();
-    write_atomic(&f, b"two").unwrap();
-    assert_eq!(fs::read(&f).unwrap(), b"two");
-    assert_ne!(fs::metadata(&f).unwrap().ino(), ino);
-    assert_eq!(fs::read_dir(&d).unwrap().count(), 1, "no temp files left");
-    // An existing file's mode is kept.
-    fs::set_permissions(&f, fs::Permissions::from_mode(0o640)).unwrap();
-    write_atomic(&f, b"three").unwrap();
-    assert_eq!(
-      fs::metadata(&f).unwrap().permissions().mode() & 0o777,
-      0o640
-    );
-    fs::remove_dir_all(&d).unwrap();
-  }
-
-  #[test]
-  fn write_atomic_replaces_the_file_and_leaves_no_temp_file() {
-    let d = temp_dir("replace");
-    let f = d.join("t.json");
-    write_atomic(&f, b"one").unwrap();
-    write_atomic(&f, b"two").unwrap();
-    assert_eq!(fs::read(&f).unwrap(), b"two");
-    assert_eq!(fs::read_dir(&d).unwrap().count(), 1, "no temp files left");
-    fs::remove_dir_all(&d).unwrap();
-  }
-
-  #[cfg(unix)]
-  #[test]
-  fn write_atomic_refuses_symlinks() {
-    let d = temp_dir("symlink");
-    let target = d.join("elsewhere");
-    fs::write(&target, b"keep").unwrap();
-    let link = d.join("t.json");
-    std::os::unix::fs::symlink(&target, &link).unwrap();
-    assert!(write_atomic(&link, b"new").is_err());
-    assert_eq!(fs::read(&target).unwrap(), b"keep");
-    assert!(fs::symlink_metadata(&link)
-      .unwrap()
-      .file_type()
-      .is_symlink());
-    fs::remove_dir_all(&d).unwrap();
   }
 
   #[test]

@@ -6,14 +6,6 @@
 //! of our own rather than `rust-ini`. It borrows from the input: a 1.4 MB config with 10,000
 //! sections parses without copying a single key or value.
 
-/// One `key = value` line, in file order, with the section it belongs to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Entry<'a> {
-  pub section: &'a str,
-  pub key: &'a str,
-  pub value: &'a str,
-}
-
 /// JavaScript's `\s` and `String.prototype.trim` set: v2 splits comments and trims with it,
 /// and it is wider than Rust's `char::is_whitespace` (it includes U+FEFF, the BOM).
 pub fn is_js_space(c: char) -> bool {
@@ -60,7 +52,9 @@ fn header(line: &str) -> Option<&str> {
 /// without looking inside the bodies, so only the sections a load needs are parsed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Section<'a> {
+  /// The text between the brackets, verbatim.
   pub name: &'a str,
+  /// Everything after the header line, up to the next header.
   pub body: &'a str,
 }
 
@@ -105,23 +99,17 @@ pub fn assignments(body: &str) -> impl Iterator<Item = (&str, &str)> {
   })
 }
 
-/// Every assignment of the file in order, with its section.
-pub fn parse(text: &str) -> Vec<Entry<'_>> {
-  sections(text)
-    .into_iter()
-    .flat_map(|s| {
-      assignments(s.body).map(move |(key, value)| Entry {
-        section: s.name,
-        key,
-        value,
-      })
-    })
-    .collect()
-}
-
 #[cfg(test)]
 mod tests {
   use super::*;
+
+  /// One `key = value` line, in file order, with the section it belongs to.
+  #[derive(Debug, PartialEq, Eq)]
+  struct Entry<'a> {
+    section: &'a str,
+    key: &'a str,
+    value: &'a str,
+  }
 
   fn e<'a>(section: &'a str, key: &'a str, value: &'a str) -> Entry<'a> {
     Entry {
@@ -129,6 +117,20 @@ mod tests {
       key,
       value,
     }
+  }
+
+  /// Every assignment of the file in order, with its section.
+  fn parse(text: &str) -> Vec<Entry<'_>> {
+    sections(text)
+      .into_iter()
+      .flat_map(|s| {
+        assignments(s.body).map(move |(key, value)| Entry {
+          section: s.name,
+          key,
+          value,
+        })
+      })
+      .collect()
   }
 
   #[test]

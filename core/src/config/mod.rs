@@ -5,9 +5,11 @@
 //! character (`/^profile\s/`). Where v2 crashed on `[default]` beside `[profile default]`,
 //! the `profile` form is used whole and the bare one ignored, for any name.
 
+pub mod ini;
+
 use crate::env::Env;
 use crate::error::Error;
-use crate::ini::{self, is_js_space, Section};
+use ini::{is_js_space, Section};
 use std::io::ErrorKind;
 
 /// Where a profile's token comes from.
@@ -15,12 +17,20 @@ use std::io::ErrorKind;
 pub enum TokenSource {
   /// `sso_session = NAME` pointing at `[sso-session NAME]`: refreshable tokens.
   Session {
+    /// The session name, whose SHA-1 names the cache file.
     name: String,
+    /// `sso_start_url`.
     start_url: String,
+    /// `sso_region`.
     region: String,
   },
   /// `sso_start_url` in the profile itself: cache keyed by the start URL, never refreshed.
-  Legacy { start_url: String, region: String },
+  Legacy {
+    /// `sso_start_url`, exactly as written: it names the cache file.
+    start_url: String,
+    /// `sso_region`.
+    region: String,
+  },
 }
 
 impl TokenSource {
@@ -32,18 +42,21 @@ impl TokenSource {
     }
   }
 
+  /// `sso_region`.
   pub fn region(&self) -> &str {
     match self {
       TokenSource::Session { region, .. } | TokenSource::Legacy { region, .. } => region,
     }
   }
 
+  /// `sso_start_url`.
   pub fn start_url(&self) -> &str {
     match self {
       TokenSource::Session { start_url, .. } | TokenSource::Legacy { start_url, .. } => start_url,
     }
   }
 
+  /// The session name; `None` for a legacy profile.
   pub fn session_name(&self) -> Option<&str> {
     match self {
       TokenSource::Session { name, .. } => Some(name),
@@ -51,6 +64,7 @@ impl TokenSource {
     }
   }
 
+  /// Whether the profile holds `sso_start_url` itself (never refreshed).
   pub fn is_legacy(&self) -> bool {
     matches!(self, TokenSource::Legacy { .. })
   }

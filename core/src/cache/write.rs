@@ -1,0 +1,192 @@
+//! Replacing a cache file so that no reader ever sees a torn one (docs/behaviour.md §6).
+
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, Write};
+use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+static TEMP_COUNTER: AtomicU64 = AtomicU64::new(0);
+
+/// How long a write-back keeps retrying a rename that another process blocks (Windows: a
+/// reader that opened the cache file without `FILE_SHARE_DELETE`, as Python and the AWS
+/// CLI do), in steps of [`RENAME_RETRY_STEP`]. Unix renames are never blocked that way.
+pub const RENAME_RETRY_FOR: std::time::Duration = std::time::Duration::from_millis(500);
+const RENAME_RETRY_STEP: std::time::Duration = std::time::Duration::from_millis(20);
+
+/// The permission bits a replacement file gets: the old file's (a user who made it
+/// group-readable meant it), else 0600. Windows has no such bits: `None`.
+#[cfg(unix)]
+fn replacement_mode(old: Option<&fs::Metadata>) -> Option<u32> {
+  use std::os::unix::fs::PermissionsExt;
+  Some(old.map_or(0o600, |m| m.permissions().mode() & 0o777))
+}
+
+#[cfg(not(unix))]
+fn replacement_mode(_old: Option<&fs::Metadata>) -> Option<u32> {
+  None
+}
+
+/// A new file that no one else can have opened, readable by its owner alone on Unix.
+fn create_private(path: &Path, mode: Option<u32>) -> io::Result<File> {
+  let mut options = OpenOptions::new();
+  options.write(true).create_new(true);
+  #[cfg(unix)]
+  {
+    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+    options.mode(0o600);
+    let file = options.open(path)?;
+    if let Some(mode) = mode.filter(|m| *m != 0o600) {
+      file.set_permissions(fs::Permissions::from_mode(mode))?;
+    }
+    Ok(file)
+  }
+  #[cfg(not(unix))]
+  {
+    let _ = mode;
+    options.open(path)
+  }
+}
+
+/// `fs::rename`, retried for [`RENAME_RETRY_FOR`] while the target is held open in a way
+/// that blocks replacing it (Windows sharing violations); any other error is final.
+fn rename_over(from: &Path, to: &Path) -> io::Result<()> {
+  let deadline = std::time::Instant::now() + RENAME_RETRY_FOR;
+  loop {
+    match fs::rename(from, to) {
+      Err(e) if is_sharing_violation(&e) && std::time::Instant::now() < deadline => {
+        std::thread::sleep(RENAME_RETRY_STEP)
+      }
+      other => return other,
+    }
+  }
+}
+
+#[cfg(windows)]
+fn is_sharing_violation(e: &io::Error) -> bool {
+  // ERROR_ACCESS_DENIED (5), ERROR_SHARING_VIOLATION (32), ERROR_LOCK_VIOLATION (33).
+  matches!(e.raw_os_error(), Some(5 | 32 | 33))
+}
+
+#[cfg(not(windows))]
+fn is_sharing_violation(_e: &io::Error) -> bool {
+  false
+}
+
+/// Makes a rename in `dir` durable. Only Unix can open a folder to sync it, and a folder
+/// that cannot be opened is not fatal: the rename itself has happened.
+fn sync_dir(dir: &Path) {
+  #[cfg(unix)]
+  if let Ok(d) = File::open(dir) {
+    let _ = d.sync_all();
+  }
+  #[cfg(not(unix))]
+  let _ = dir;
+}
+
+/// Replaces `path` with `bytes` so that no reader ever sees a torn file: a new temp file in
+/// the same folder (mode 0600, or the old file's mode), written, fsynced, renamed over.
+/// A symlink in place of the cache file is not written through: the write is refused.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
+  let dir = path
+    .parent()
+    .ok_or_else(|| io::Error::other("cache path has no folder"))?;
+  let old = match fs::symlink_metadata(path) {
+    Ok(meta) if meta.file_type().is_symlink() => {
+      return Err(io::Error::other(
+        "cache file is a symlink; not replacing it",
+      ))
+    }
+    Ok(meta) => Some(meta),
+    Err(_) => None,
+  };
+  let mode = replacement_mode(old.as_ref());
+  let name = path
+    .file_name()
+    .and_then(|n| n.to_str())
+    .unwrap_or("token.json");
+  let tmp = dir.join(format!(
+    ".{name}.{}.{}.tmp",
+    std::process::id(),
+    TEMP_COUNTER.fetch_add(1, Ordering::Relaxed)
+  ));
+  let result = (|| {
+    let mut file = create_private(&tmp, mode)?;
+    file.write_all(bytes)?;
+    file.sync_all()?;
+    drop(file);
+    rename_over(&tmp, path)?;
+    sync_dir(dir);
+    Ok(())
+  })();
+  if result.is_err() {
+    let _ = fs::remove_file(&tmp);
+  }
+  result
+}
+
+#[cfg(test)]
+mod tests {
+  use super::*;
+  use std::path::PathBuf;
+
+  fn temp_dir(tag: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("sso-write-{tag}-{}", std::process::id()));
+    let _ = fs::remove_dir_all(&d);
+    fs::create_dir_all(&d).unwrap();
+    d
+  }
+
+  #[cfg(unix)]
+  #[test]
+  fn write_atomic_replaces_file_with_new_inode_and_mode_0600() {
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+    let d = temp_dir("atomic");
+    let f = d.join("t.json");
+    write_atomic(&f, b"one").unwrap();
+    assert_eq!(
+      fs::metadata(&f).unwrap().permissions().mode() & 0o777,
+      0o600
+    );
+    let ino = fs::metadata(&f).unwrap().ino();
+    write_atomic(&f, b"two").unwrap();
+    assert_eq!(fs::read(&f).unwrap(), b"two");
+    assert_ne!(fs::metadata(&f).unwrap().ino(), ino);
+    assert_eq!(fs::read_dir(&d).unwrap().count(), 1, "no temp files left");
+    // An existing file's mode is kept.
+    fs::set_permissions(&f, fs::Permissions::from_mode(0o640)).unwrap();
+    write_atomic(&f, b"three").unwrap();
+    assert_eq!(
+      fs::metadata(&f).unwrap().permissions().mode() & 0o777,
+      0o640
+    );
+    fs::remove_dir_all(&d).unwrap();
+  }
+
+  #[test]
+  fn write_atomic_replaces_the_file_and_leaves_no_temp_file() {
+    let d = temp_dir("replace");
+    let f = d.join("t.json");
+    write_atomic(&f, b"one").unwrap();
+    write_atomic(&f, b"two").unwrap();
+    assert_eq!(fs::read(&f).unwrap(), b"two");
+    assert_eq!(fs::read_dir(&d).unwrap().count(), 1, "no temp files left");
+    fs::remove_dir_all(&d).unwrap();
+  }
+
+  #[cfg(unix)]
+  #[test]
+  fn write_atomic_refuses_symlinks() {
+    let d = temp_dir("symlink");
+    let target = d.join("elsewhere");
+    fs::write(&target, b"keep").unwrap();
+    let link = d.join("t.json");
+    std::os::unix::fs::symlink(&target, &link).unwrap();
+    assert!(write_atomic(&link, b"new").is_err());
+    assert_eq!(fs::read(&target).unwrap(), b"keep");
+    assert!(fs::symlink_metadata(&link)
+      .unwrap()
+      .file_type()
+      .is_symlink());
+    fs::remove_dir_all(&d).unwrap();
+  }
+}
