@@ -1,6 +1,6 @@
 'use strict'
 
-// SPEC sections 3 (cache file) and 4.1 / 4.2 (decisions that need no network).
+// docs/behaviour.md §3 (cache file) and §4.1 / §4.2 (decisions that need no network).
 // A loopback server stands in for SSO OIDC wherever a refresh must NOT happen, so a
 // stray CreateToken call is seen.
 
@@ -85,29 +85,7 @@ test('[compat] a non-ASCII session name is hashed as UTF-8', async () => {
 })
 
 // ------------------------------------------------------------------ expiresAt forms
-
-const FORMS = [
-  ['Z', '2031-01-01T00:00:00Z', Date.UTC(2031, 0, 1)],
-  ['positive offset', '2031-01-01T02:00:00+02:00', Date.UTC(2031, 0, 1)],
-  ['negative offset with minutes', '2030-12-31T18:30:00-05:30', Date.UTC(2031, 0, 1)],
-  ['fractional seconds (ms)', '2031-01-01T00:00:00.250Z', Date.UTC(2031, 0, 1) + 250],
-  ['fractional seconds (µs) with offset', '2031-01-01T01:00:00.123456+01:00', Date.UTC(2031, 0, 1) + 123],
-  [
-    'what v2 itself writes (toISOString)',
-    new Date(Date.UTC(2031, 0, 1, 12)).toISOString(),
-    Date.UTC(2031, 0, 1, 12),
-  ],
-]
-
-for (const [label, expiresAt, ms] of FORMS) {
-  test(`[compat] expiresAt RFC 3339 form: ${label} (${expiresAt})`, async () => {
-    const tok = { accessToken: 'tok-' + label.replace(/\W/g, ''), expiresAt }
-    const { ours } = await differential({ config: CONFIG, tokens: { [KEY]: tok }, profile: 'dev' })
-    assert.equal(ours.error, null)
-    assert.equal(ours.expireTime.getTime(), ms)
-    assert.equal(ours.token, tok.accessToken)
-  })
-}
+// The RFC 3339 forms are folders under test-data/cache, run by fixtures.test.js.
 
 test('[fix] expiresAt legacy form 2031-01-01T00:00:00UTC', async () => {
   const tok = { accessToken: 'tok-legacy-form', expiresAt: '2031-01-01T00:00:00UTC' }
@@ -167,48 +145,9 @@ test('[compat] 4.1 a token valid beyond the window is used with no network call'
 
 // ------------------------------------------------------------------ bad input
 
-const TRUNCATED = '{"accessToken": "x"'
+// The bad cache files of fixed content are folders under test-data/cache, run by
+// fixtures.test.js; these are made at run time.
 const BAD = [
-  {
-    name: 'missing cache file',
-    content: undefined,
-    message: NOT_FOUND,
-  },
-  {
-    name: 'JSON null',
-    content: 'null',
-    message: NOT_FOUND,
-  },
-  {
-    name: 'truncated JSON',
-    content: TRUNCATED,
-    message: (p) =>
-      `Cached token file "${p}" is not valid JSON: EOF while parsing an object at line 1 column ${TRUNCATED.length}`,
-  },
-  {
-    name: 'empty file',
-    content: '',
-    message: (p) =>
-      new RegExp(
-        '^' + escapeRegExp(`Cached token file "${p}" is not valid JSON: `) + '.* at line \\d+ column \\d+$',
-      ),
-  },
-  {
-    name: 'binary garbage',
-    content: Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0x00, 0xff, 0xfe, 0x80, 0x7f]),
-    message: (p) =>
-      new RegExp(
-        '^' + escapeRegExp(`Cached token file "${p}" is not valid JSON: `) + '.* at line \\d+ column \\d+$',
-      ),
-  },
-  {
-    name: 'invalid JSON on a later line',
-    content: '{\n  "accessToken": "x",\n  "expiresAt": oops\n}',
-    message: (p) =>
-      new RegExp(
-        '^' + escapeRegExp(`Cached token file "${p}" is not valid JSON: `) + '.* at line 3 column \\d+$',
-      ),
-  },
   {
     name: '10 MB file',
     content: Buffer.concat([
@@ -239,56 +178,6 @@ const BAD = [
         ? 'running as root: mode 000 does not stop reads'
         : false,
     message: (p) => new RegExp('^' + escapeRegExp(`Cached token file "${p}" could not be read: `) + '.'),
-  },
-  {
-    name: 'JSON array',
-    content: '[]',
-    message: 'Key "accessToken" not present in SSO Token',
-    compat: true,
-  },
-  {
-    name: 'accessToken is a number',
-    content: JSON.stringify({ accessToken: 12345, expiresAt: isoIn(3600) }),
-    message: 'Key "accessToken" not present in SSO Token',
-  },
-  {
-    name: 'accessToken is an empty string',
-    content: JSON.stringify({ accessToken: '', expiresAt: isoIn(3600) }),
-    message: 'Key "accessToken" not present in SSO Token',
-    compat: true,
-  },
-  {
-    name: 'accessToken missing',
-    content: JSON.stringify({ expiresAt: isoIn(3600) }),
-    message: 'Key "accessToken" not present in SSO Token',
-    compat: true,
-  },
-  {
-    name: 'expiresAt missing',
-    content: JSON.stringify({ accessToken: 'x' }),
-    message: 'Key "expiresAt" not present in SSO Token',
-    compat: true,
-  },
-  {
-    name: 'expiresAt empty',
-    content: JSON.stringify({ accessToken: 'x', expiresAt: '' }),
-    message: 'Key "expiresAt" not present in SSO Token',
-    compat: true,
-  },
-  {
-    name: 'expiresAt is a number',
-    content: JSON.stringify({ accessToken: 'x', expiresAt: 4102444800000 }),
-    message: 'Key "expiresAt" not present in SSO Token',
-  },
-  {
-    name: 'expiresAt is not a date',
-    content: JSON.stringify({ accessToken: 'x', expiresAt: 'tomorrow' }),
-    message: (p) => `Cached token file "${p}" has an invalid "expiresAt" value`,
-  },
-  {
-    name: 'expiresAt is an impossible date',
-    content: JSON.stringify({ accessToken: 'x', expiresAt: '2031-02-30T00:00:00Z' }),
-    message: (p) => `Cached token file "${p}" has an invalid "expiresAt" value`,
   },
 ]
 

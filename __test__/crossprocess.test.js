@@ -1,6 +1,6 @@
 'use strict'
 
-// SPEC section 6, across processes: the lock file beside the cache file and the re-read
+// docs/behaviour.md §6, across processes: the lock file beside the cache file and the re-read
 // after taking it. Real Node child processes load the same session through the package;
 // the CreateToken server runs in this process and counts the requests.
 

@@ -498,7 +498,7 @@ describe('network faults: a still-valid token is served, an expired one is a cle
     })
   }
 
-  // SPEC 5 judges the body, not the Content-Type header (v2, botocore and SDK v3 do the
+  // docs/behaviour.md §5 judges the body, not the Content-Type header (v2, botocore and SDK v3 do the
   // same): a valid CreateToken JSON body under text/html is taken.
   test('text/html 200 with a valid CreateToken JSON body: taken (Content-Type is not checked)', async () => {
     const s = await setup({

@@ -5,118 +5,17 @@
 
 const assert = require('node:assert/strict')
 const crypto = require('node:crypto')
-const fs = require('node:fs')
 const http = require('node:http')
-const os = require('node:os')
-const path = require('node:path')
-
-// v2 prints an end-of-support banner on require; keep test output readable.
-process.env.AWS_SDK_JS_SUPPRESS_MAINTENANCE_MODE_MESSAGE = '1'
-
-// Environment variables that could make a load look outside the temporary home or
-// talk to a real endpoint. useHome() removes all of them.
-const ENV_TO_CLEAR = [
-  'AWS_CONFIG_FILE',
-  'AWS_SHARED_CREDENTIALS_FILE',
-  'AWS_PROFILE',
-  'AWS_DEFAULT_PROFILE',
-  'AWS_SDK_LOAD_CONFIG',
-  'USERPROFILE',
-  'HOMEPATH',
-  'HOMEDRIVE',
-  'AWS_ENDPOINT_URL',
-  'AWS_ENDPOINT_URL_SSO_OIDC',
-  'AWS_ENDPOINT_URL_SSO',
-  'AWS_IGNORE_CONFIGURED_ENDPOINT_URLS',
-  'AWS_CA_BUNDLE',
-  'HTTPS_PROXY',
-  'https_proxy',
-  'HTTP_PROXY',
-  'http_proxy',
-  'NO_PROXY',
-  'no_proxy',
-  'AWS_REGION',
-  'AWS_DEFAULT_REGION',
-]
-
-const tempDirs = new Set()
-
-function sha1(key) {
-  return crypto.createHash('sha1').update(key, 'utf8').digest('hex')
-}
-
-/** ISO-8601 (UTC, `Z`) timestamp `seconds` from now. */
-function isoIn(seconds) {
-  return new Date(Date.now() + seconds * 1000).toISOString()
-}
-
-function toBytes(value) {
-  if (Buffer.isBuffer(value)) return value
-  if (typeof value === 'string') return Buffer.from(value, 'utf8')
-  return Buffer.from(JSON.stringify(value), 'utf8')
-}
-
-/**
- * Creates a temporary home directory.
- *   config: string/Buffer written to <home>/.aws/config (not created when undefined)
- *   tokens: { cacheKey: object | string | Buffer } written to the SSO cache folder
- *           (objects as JSON, strings/Buffers verbatim)
- */
-function makeHome({ config, tokens } = {}) {
-  const home = fs.mkdtempSync(path.join(os.tmpdir(), 'sso-token-test-'))
-  tempDirs.add(home)
-  const awsDir = path.join(home, '.aws')
-  const cacheDir = path.join(awsDir, 'sso', 'cache')
-  fs.mkdirSync(cacheDir, { recursive: true })
-  const configPath = path.join(awsDir, 'config')
-  if (config !== undefined) fs.writeFileSync(configPath, toBytes(config))
-  const cachePath = (key) => path.join(cacheDir, sha1(key) + '.json')
-  for (const [key, value] of Object.entries(tokens || {})) {
-    fs.writeFileSync(cachePath(key), toBytes(value))
-  }
-  const writeToken = (key, value) => fs.writeFileSync(cachePath(key), toBytes(value))
-  const writeConfig = (text) => fs.writeFileSync(configPath, toBytes(text))
-  const cleanup = () => {
-    tempDirs.delete(home)
-    fs.rmSync(home, { recursive: true, force: true })
-  }
-  return { home, awsDir, cacheDir, cachePath, configPath, writeToken, writeConfig, cleanup }
-}
+const { assertFailure, isoIn, makeHome, sessionConfig, sha1, tempDir, useEnv } = require('./support/home.js')
 
 /** Points HOME at `home` and removes every AWS / home related variable. */
 function useHome(home) {
-  for (const name of ENV_TO_CLEAR) delete process.env[name]
-  process.env.HOME = home
+  useEnv({ HOME: home })
 }
 
 // Never let anything read the real ~/.aws: from the moment the helpers are loaded,
 // HOME is an empty temporary folder.
-const sandboxHome = fs.mkdtempSync(path.join(os.tmpdir(), 'sso-token-sandbox-'))
-tempDirs.add(sandboxHome)
-useHome(sandboxHome)
-process.on('exit', () => {
-  for (const dir of tempDirs) {
-    try {
-      fs.rmSync(dir, { recursive: true, force: true })
-    } catch {
-      // best effort
-    }
-  }
-})
-
-/** Config text for a profile using an sso-session. */
-function sessionConfig({
-  profile = 'dev',
-  session = 'my-sso',
-  startUrl = 'https://d-1234567890.awsapps.com/start',
-  region = 'us-east-1',
-} = {}) {
-  const header = profile === 'default' ? '[default]' : `[profile ${profile}]`
-  return (
-    `${header}\nsso_session = ${session}\n\n` +
-    `[sso-session ${session}]\nsso_start_url = ${startUrl}\nsso_region = ${region}\n`
-  )
-}
+useHome(tempDir('sso-token-sandbox-'))
 
 /** A token that is valid far beyond the refresh window. */
 function freshToken(overrides = {}) {
@@ -255,16 +154,6 @@ async function differential({ config, tokens, profile, env, check }) {
   }
 }
 
-/** Asserts the SSOTokenProviderFailure shape and (string or RegExp) message. */
-function assertFailure(err, message) {
-  assert.ok(err instanceof Error, `expected an Error, got ${err}`)
-  assert.equal(err.code, 'SSOTokenProviderFailure')
-  assert.equal(err.name, 'SSOTokenProviderFailure')
-  assert.ok(err.time instanceof Date, 'error.time must be a Date')
-  if (typeof message === 'string') assert.equal(err.message, message)
-  else if (message instanceof RegExp) assert.match(err.message, message)
-}
-
 function escapeRegExp(s) {
   return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')
 }
@@ -352,5 +241,4 @@ module.exports = {
   createTokenReply,
   delay,
   againstV2,
-  ENV_TO_CLEAR,
 }

@@ -7,135 +7,36 @@
 
 const assert = require('node:assert/strict')
 const { spawn, execFileSync } = require('node:child_process')
-const crypto = require('node:crypto')
 const fs = require('node:fs')
 const http = require('node:http')
 const https = require('node:https')
 const net = require('node:net')
-const os = require('node:os')
 const path = require('node:path')
-
-process.env.AWS_SDK_JS_SUPPRESS_MAINTENANCE_MODE_MESSAGE = '1'
 
 const ROOT = path.join(__dirname, '..')
 const REFRESH_FAILED = 'SSO Token refresh failed. Please log in using "aws sso login"'
 
-// The environment a test clears, and small helpers, are shared with the load-path tests.
-const { ENV_TO_CLEAR, sha1, isoIn, delay } = require('./helpers.js')
-
-const tempDirs = new Set()
-process.on('exit', () => {
-  for (const dir of tempDirs) {
-    try {
-      fs.rmSync(dir, { recursive: true, force: true })
-    } catch {
-      // best effort
-    }
-  }
-})
-
-function tempDir(prefix = 'sso-refresh-test-') {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), prefix))
-  tempDirs.add(dir)
-  return dir
-}
-
-// The provider throttles and remembers refreshed tokens per cache file per process:
-// every test uses its own session name, hence its own cache file.
-let counter = 0
-function uniqueName(prefix = 'sess') {
-  counter += 1
-  return `${prefix}-${process.pid}-${counter}-${crypto.randomBytes(3).toString('hex')}`
-}
-
-/**
- * A temporary HOME. `addSession` appends an sso-session and profiles to the config file;
- * `writeToken` writes a cache file (mode 0600 by default, as the AWS CLI does).
- */
-function makeHome() {
-  const home = tempDir()
-  const awsDir = path.join(home, '.aws')
-  const cacheDir = path.join(awsDir, 'sso', 'cache')
-  fs.mkdirSync(cacheDir, { recursive: true })
-  const configPath = path.join(awsDir, 'config')
-  fs.writeFileSync(configPath, '')
-  const cachePath = (session) => path.join(cacheDir, sha1(session) + '.json')
-  return {
-    home,
-    awsDir,
-    cacheDir,
-    configPath,
-    cachePath,
-    addSession({
-      session,
-      profiles = [session + '-profile'],
-      region = 'us-east-1',
-      startUrl = 'https://d-1234567890.awsapps.com/start',
-    }) {
-      let text = ''
-      for (const p of profiles) text += `[profile ${p}]\nsso_session = ${session}\n\n`
-      text += `[sso-session ${session}]\nsso_start_url = ${startUrl}\nsso_region = ${region}\n\n`
-      fs.appendFileSync(configPath, text)
-      return profiles
-    },
-    writeToken(session, doc, { mode = 0o600 } = {}) {
-      const file = cachePath(session)
-      const text = typeof doc === 'string' ? doc : JSON.stringify(doc, null, 2)
-      fs.rmSync(file, { force: true })
-      fs.writeFileSync(file, text, { mode })
-      fs.chmodSync(file, mode)
-      return file
-    },
-    readToken(session) {
-      return JSON.parse(fs.readFileSync(cachePath(session), 'utf8'))
-    },
-    cleanup() {
-      tempDirs.delete(home)
-      fs.rmSync(home, { recursive: true, force: true })
-    },
-  }
-}
+const {
+  assertFailure,
+  cleanEnv,
+  isoIn,
+  makeHome,
+  sha1,
+  tempDir,
+  tokenDoc,
+  uniqueName,
+  useEnv,
+} = require('./support/home.js')
+const { delay } = require('./helpers.js')
 
 /** Points HOME at `home`, clears every AWS / proxy variable, then applies `extra`. */
 function useHome(home, extra = {}) {
-  for (const name of ENV_TO_CLEAR) delete process.env[name]
-  process.env.HOME = home
-  for (const [k, v] of Object.entries(extra)) {
-    if (v === undefined) delete process.env[k]
-    else process.env[k] = v
-  }
+  useEnv({ HOME: home, ...extra })
 }
 
 /** The environment for a child process: ours without the AWS / proxy variables. */
 function childEnv(extra = {}) {
-  const env = { ...process.env }
-  for (const name of ENV_TO_CLEAR) delete env[name]
-  for (const [k, v] of Object.entries(extra)) {
-    if (v === undefined) delete env[k]
-    else env[k] = v
-  }
-  return env
-}
-
-/**
- * A refreshable cache document expiring in `expiresIn` seconds, with unknown keys before,
- * between and after the known ones (they must survive a write-back in place).
- */
-function tokenDoc(expiresIn, overrides = {}) {
-  const tag = crypto.randomBytes(4).toString('hex')
-  return {
-    startUrl: 'https://d-1234567890.awsapps.com/start',
-    region: 'us-east-1',
-    accessToken: `old-access-${tag}`,
-    expiresAt: isoIn(expiresIn),
-    customBefore: { nested: [1, 2, 3], flag: true },
-    clientId: `client-id-${tag}`,
-    clientSecret: `client-secret-${tag}-SECRET`,
-    registrationExpiresAt: isoIn(90 * 24 * 3600),
-    refreshToken: `refresh-token-${tag}-RT`,
-    zzUnknownLast: 'kept',
-    ...overrides,
-  }
+  return cleanEnv(process.env, extra)
 }
 
 /** Size, inode, mtime, mode and bytes of a file (lstat: a symlink is reported as one). */
@@ -280,15 +181,6 @@ async function settle(promise) {
   } catch (err) {
     return { err }
   }
-}
-
-function assertFailure(err, message) {
-  assert.ok(err instanceof Error, `expected an Error, got ${err}`)
-  assert.equal(err.code, 'SSOTokenProviderFailure')
-  assert.equal(err.name, 'SSOTokenProviderFailure')
-  assert.ok(err.time instanceof Date)
-  if (typeof message === 'string') assert.equal(err.message, message)
-  else if (message instanceof RegExp) assert.match(err.message, message)
 }
 
 /**
@@ -451,7 +343,6 @@ function hasOpenssl() {
 module.exports = {
   ROOT,
   REFRESH_FAILED,
-  ENV_TO_CLEAR,
   tempDir,
   uniqueName,
   sha1,

@@ -1,6 +1,6 @@
 'use strict'
 
-// SPEC section 1: the public JavaScript API of SSOTokenProvider and fromSso.
+// docs/behaviour.md §1: the public JavaScript API of SSOTokenProvider and fromSso.
 
 const assert = require('node:assert/strict')
 const fs = require('node:fs')

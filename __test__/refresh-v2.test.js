@@ -90,7 +90,7 @@ describe('[compat] a successful refresh agrees with v2', () => {
     assert.equal(a.headers.authorization, undefined)
     assert.equal(b.headers.authorization, undefined)
     // Same fields and values (v2 orders refreshToken before grantType; JSON objects are
-    // unordered, and ours follows the order SPEC section 5 lists).
+    // unordered, and ours follows the order docs/behaviour.md §5 lists).
     assert.deepEqual(b.json, a.json)
     assert.deepEqual(Object.keys(b.json).sort(), ['clientId', 'clientSecret', 'grantType', 'refreshToken'])
   })

@@ -1,6 +1,6 @@
 'use strict'
 
-// SPEC sections 4, 5 and 6 end to end: the addon refreshes against a real loopback
+// docs/behaviour.md §4, §5 and §6 end to end: the addon refreshes against a real loopback
 // CreateToken server, with real config and cache files in a temporary HOME.
 
 const { test, describe } = require('node:test')
@@ -181,7 +181,7 @@ describe('a successful refresh', () => {
   }
 })
 
-// Every way CreateToken can fail, with the SPEC section 4 outcome while the old token is
+// Every way CreateToken can fail, with the docs/behaviour.md §4 outcome while the old token is
 // still valid (served, no error) and once it has expired (the v2 message plus the cause).
 const FAILURES = [
   {
@@ -601,7 +601,7 @@ describe('throttle: one attempt per 30 s per cache file [fix]', () => {
     }
   })
 
-  // SPEC 4.5: "a refresh of one session never delays another session's". Loads of one
+  // docs/behaviour.md §4.5: "a refresh of one session never delays another session's". Loads of one
   // session queue behind its single refresh; enough of them (more than libuv's 4 pool
   // threads) must still not hold up a different session.
   test('many instances waiting on one slow refresh do not delay another session', async () => {

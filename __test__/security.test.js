@@ -1,6 +1,6 @@
 'use strict'
 
-// Security properties (SPEC 5, 6, 7): secret values never reach a message, the provider's
+// Security properties (docs/behaviour.md §5, §6, §7): secret values never reach a message, the provider's
 // printable state or the sso-token output; the files we create are private and keep the
 // user's mode; the refresh token and client secret never travel over plain http off
 // loopback. Every secret-looking value below contains the marker SEKRIT, so a partial

@@ -1,6 +1,6 @@
 'use strict'
 
-// SPEC section 5, the transport: bounded timeouts, body limit, refused connections,
+// docs/behaviour.md §5, the transport: bounded timeouts, body limit, refused connections,
 // redirects, TLS with AWS_CA_BUNDLE, HTTPS_PROXY / NO_PROXY, the plain-http rule and the
 // endpoint variables. Every server and proxy is a real one on 127.0.0.1.
 
@@ -109,7 +109,7 @@ describe('a 50 MB body fails fast at the 1 MiB limit', () => {
   })
 })
 
-describe('connection refused is retried three times, then the outcome of SPEC 4', () => {
+describe('connection refused is retried three times, then the outcome of §4', () => {
   test('still-valid token: served', async () => {
     const s = await setup({ expiresIn: 120 })
     try {

@@ -1,6 +1,6 @@
 'use strict'
 
-// SPEC section 1, TypeScript: index.d.ts describes the whole public API. Compiles
+// docs/behaviour.md §1, TypeScript: index.d.ts describes the whole public API. Compiles
 // __test__/types/usage.ts (every public member, plus usages that must be rejected)
 // with the installed TypeScript in strict mode. @types/node is not installed, so the
 // typings must stand on their own.

@@ -1,6 +1,6 @@
 'use strict'
 
-// Our provider where v2 takes a token provider (SPEC section 1, last bullets), and the
+// Our provider where v2 takes a token provider (docs/behaviour.md §1, last bullets), and the
 // event loop staying free while many loads run on worker threads.
 
 const assert = require('node:assert/strict')

@@ -4,21 +4,14 @@
 // and the environment a sample process runs with. The parent writes every file, so file
 // creation is never part of what a sample measures.
 
-const crypto = require('node:crypto')
-const fs = require('node:fs')
-const os = require('node:os')
-const path = require('node:path')
+const { START_URL, cleanEnv, isoIn, makeHome: makeTestHome } = require('../__test__/support/home.js')
 
 const PROFILE = 'bench'
 const SESSION = 'bench-session'
-const START_URL = 'https://d-1234567890.awsapps.com/start'
 const BIG_PROFILE = 'p2500'
 const BIG_SESSION = 's2500'
 const BIG_COUNT = 5000
 const BIG_TARGET_BYTES = 1.4e6
-
-const sha1 = (key) => crypto.createHash('sha1').update(key, 'utf8').digest('hex')
-const isoIn = (seconds) => new Date(Date.now() + seconds * 1000).toISOString()
 
 /** A small, realistic config: the benchmarked profile plus a couple of neighbours. */
 function smallConfig() {
@@ -86,37 +79,12 @@ function refreshableToken(accessToken, seconds, refreshToken) {
   })
 }
 
-/**
- * A fresh temporary home: `<home>/.aws/config` and one cache file per session key.
- * Returns { home, cachePath(session), cleanup }.
- */
-function makeHome({ config, tokens }) {
-  const home = fs.mkdtempSync(path.join(os.tmpdir(), 'sso-bench-'))
-  const cacheDir = path.join(home, '.aws', 'sso', 'cache')
-  fs.mkdirSync(cacheDir, { recursive: true, mode: 0o700 })
-  fs.writeFileSync(path.join(home, '.aws', 'config'), config)
-  const cachePath = (session) => path.join(cacheDir, `${sha1(session)}.json`)
-  for (const [session, token] of Object.entries(tokens || {})) {
-    fs.writeFileSync(cachePath(session), JSON.stringify(token, null, 2), { mode: 0o600 })
-  }
-  const cleanup = () => fs.rmSync(home, { recursive: true, force: true })
-  return { home, cachePath, cleanup }
-}
-
-// Variables that would make either SDK look outside the temporary home, pick another
-// profile, or send the refresh somewhere else.
-const ENV_DROP = /^(AWS_|USERPROFILE$|HOMEPATH$|HOMEDRIVE$|HTTPS?_PROXY$|NO_PROXY$)/i
+/** A fresh temporary home with `config` and one cache file per session key of `tokens`. */
+const makeHome = ({ config, tokens }) => makeTestHome({ config, tokens, prefix: 'sso-bench-' })
 
 /** The environment of a sample: the parent's, minus AWS settings, with HOME = `home`. */
 function sampleEnv(home, extra) {
-  const env = {}
-  for (const [name, value] of Object.entries(process.env)) {
-    if (!ENV_DROP.test(name)) env[name] = value
-  }
-  env.HOME = home
-  // v2 prints an end-of-support notice on a timer; keep samples' output clean.
-  env.AWS_SDK_JS_SUPPRESS_MAINTENANCE_MODE_MESSAGE = '1'
-  return { ...env, ...extra }
+  return cleanEnv(process.env, { HOME: home, ...extra })
 }
 
 module.exports = {

@@ -7,61 +7,14 @@
 // every request and stands in for SSO OIDC, CodeCatalyst and the SSO portal. Nothing of the
 // package is mocked.
 
-const crypto = require('node:crypto')
-const fs = require('node:fs')
 const http = require('node:http')
-const os = require('node:os')
-const path = require('node:path')
+const { isoIn, makeHome, uniqueName } = require('../support/home.js')
 
 const START_URL = 'https://d-0000000000.awsapps.com/start'
 
-// Variables that would make a load read outside the sandbox, pick another endpoint, trust
-// store or proxy, or another profile.
-const AWS_ENV = [
-  'AWS_CONFIG_FILE',
-  'AWS_SHARED_CREDENTIALS_FILE',
-  'AWS_PROFILE',
-  'AWS_DEFAULT_PROFILE',
-  'AWS_SDK_LOAD_CONFIG',
-  'AWS_ACCESS_KEY_ID',
-  'AWS_SECRET_ACCESS_KEY',
-  'AWS_SESSION_TOKEN',
-  'USERPROFILE',
-  'HOMEPATH',
-  'HOMEDRIVE',
-  'AWS_ENDPOINT_URL',
-  'AWS_ENDPOINT_URL_SSO_OIDC',
-  'AWS_ENDPOINT_URL_SSO',
-  'AWS_ENDPOINT_URL_CODECATALYST',
-  'AWS_IGNORE_CONFIGURED_ENDPOINT_URLS',
-  'AWS_CA_BUNDLE',
-  'HTTPS_PROXY',
-  'https_proxy',
-  'HTTP_PROXY',
-  'http_proxy',
-  'NO_PROXY',
-  'no_proxy',
-  'AWS_REGION',
-  'AWS_DEFAULT_REGION',
-  'EXAMPLE_ENDPOINT',
-]
-
-function isoIn(seconds) {
-  return new Date(Date.now() + seconds * 1000).toISOString()
-}
-
-function cacheFileName(session) {
-  return `${crypto.createHash('sha1').update(session, 'utf8').digest('hex')}.json`
-}
-
-/** A session name no other test uses: the provider throttles refreshes per cache file. */
-function uniqueSession(prefix = 'sess') {
-  return `${prefix}-${process.pid}-${crypto.randomBytes(4).toString('hex')}`
-}
-
 /** A token `aws sso login` would have cached, valid for `seconds`; refreshable if asked. */
 function tokenDoc(seconds, { refreshable = false, accessToken } = {}) {
-  const tag = crypto.randomBytes(4).toString('hex')
+  const tag = uniqueName('t')
   const doc = {
     startUrl: START_URL,
     region: 'us-east-1',
@@ -81,50 +34,27 @@ function tokenDoc(seconds, { refreshable = false, accessToken } = {}) {
  * A temporary HOME with `[profile <profile>]` -> `[sso-session <session>]` and, when `token`
  * is given, its cache file. `profileLines` are added to the profile section.
  */
-function makeSandbox({ profile = 'dev', session = uniqueSession(), token, profileLines = '' } = {}) {
-  const home = fs.mkdtempSync(path.join(os.tmpdir(), 'sso-sandbox-'))
-  const cacheDir = path.join(home, '.aws', 'sso', 'cache')
-  fs.mkdirSync(cacheDir, { recursive: true })
-  const configPath = path.join(home, '.aws', 'config')
-  fs.writeFileSync(
-    configPath,
+function makeSandbox({ profile = 'dev', session = uniqueName(), token, profileLines = '' } = {}) {
+  const config =
     `[profile ${profile}]\nsso_session = ${session}\n${profileLines}\n` +
-      `[sso-session ${session}]\nsso_start_url = ${START_URL}\nsso_region = us-east-1\n`,
-  )
-  const cachePath = path.join(cacheDir, cacheFileName(session))
+    `[sso-session ${session}]\nsso_start_url = ${START_URL}\nsso_region = us-east-1\n`
+  const h = makeHome({ config, prefix: 'sso-sandbox-' })
   const sandbox = {
-    home,
+    home: h.home,
     profile,
     session,
-    configPath,
-    cachePath,
+    configPath: h.configPath,
+    cachePath: h.cachePath(session),
     writeToken(doc) {
-      fs.writeFileSync(cachePath, JSON.stringify(doc, null, 2), { mode: 0o600 })
+      h.writeToken(session, doc)
       return doc
     },
-    readToken() {
-      return JSON.parse(fs.readFileSync(cachePath, 'utf8'))
-    },
+    readToken: () => h.readToken(session),
     /** process.env for a child process: no AWS or proxy variables, HOME = the sandbox. */
-    env(extra = {}) {
-      const env = { ...process.env }
-      for (const name of AWS_ENV) delete env[name]
-      env.HOME = home
-      env.AWS_SDK_JS_SUPPRESS_MAINTENANCE_MODE_MESSAGE = '1'
-      for (const [k, v] of Object.entries(extra)) {
-        if (v === undefined) delete env[k]
-        else env[k] = v
-      }
-      return env
-    },
+    env: h.env,
     /** Points this process (or worker thread) at the sandbox, as env() does for a child. */
-    use(extra = {}) {
-      for (const name of AWS_ENV) delete process.env[name]
-      Object.assign(process.env, sandbox.env(extra))
-    },
-    cleanup() {
-      fs.rmSync(home, { recursive: true, force: true })
-    },
+    use: h.use,
+    cleanup: h.cleanup,
   }
   if (token) sandbox.writeToken(token)
   return sandbox
@@ -207,11 +137,8 @@ async function startServer(routes = {}) {
 }
 
 module.exports = {
-  AWS_ENV,
   START_URL,
   isoIn,
-  cacheFileName,
-  uniqueSession,
   tokenDoc,
   makeSandbox,
   startServer,
