@@ -141,7 +141,7 @@ impl fmt::Display for RefreshCause {
   fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
     match self {
       RefreshCause::Oidc(e) => write!(f, "{e}"),
-      RefreshCause::MissingKey(key) => write!(f, "(Key \"{key}\" not present in SSO Token)"),
+      RefreshCause::MissingKey(key) => write!(f, "({})", Error::MissingTokenKey { key }),
       RefreshCause::RegistrationExpired => f.write_str("(client registration expired)"),
       RefreshCause::Legacy => f.write_str("(legacy sso_start_url profiles are not refreshed)"),
       RefreshCause::Throttled => write!(
