@@ -50,6 +50,11 @@ pub enum Error {
     /// What went wrong, as the OS or the decoder said it.
     cause: String,
   },
+  /// The config file is over [`crate::config::MAX_CONFIG_FILE_BYTES`].
+  ConfigFileTooLarge {
+    /// The config file.
+    path: PathBuf,
+  },
   /// No cache file, or one holding `null`.
   CachedTokenNotFound {
     /// The profile asked for.
@@ -184,6 +189,11 @@ impl fmt::Display for Error {
         "Config file \"{}\" could not be read: {cause}",
         path.display()
       ),
+      Error::ConfigFileTooLarge { path } => write!(
+        f,
+        "Config file \"{}\" is too large (over 32 MiB)",
+        path.display()
+      ),
       Error::CachedTokenNotFound { profile } => write!(
         f,
         "Cached token not found. Please log in using \"aws sso login\" for profile \"{profile}\"."
@@ -305,6 +315,10 @@ mod tests {
       (
         Error::InvalidWindow { setting: "expiryWindow" },
         "The \"expiryWindow\" setting must be a number of seconds from 0 to 315360000 (ten years)",
+      ),
+      (
+        Error::ConfigFileTooLarge { path: "/cfg".into() },
+        "Config file \"/cfg\" is too large (over 32 MiB)",
       ),
       (
         Error::CacheFileTooLarge { path: "/c.json".into() },

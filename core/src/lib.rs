@@ -14,6 +14,7 @@ pub mod decide;
 pub mod engine;
 pub mod env;
 pub mod error;
+pub mod files;
 pub mod oidc;
 pub mod pool;
 mod refresh;

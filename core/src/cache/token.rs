@@ -7,13 +7,12 @@
 
 use super::MAX_CACHE_FILE_BYTES;
 use crate::error::Error;
+use crate::files::{read_regular, ReadError};
 use crate::oidc::CreateTokenRequest;
 use crate::secret::Secret;
 use chrono::{DateTime, NaiveDateTime, SecondsFormat, Utc};
 use serde_json::{Map, Value};
 use std::fmt;
-use std::fs::File;
-use std::io::{self, ErrorKind, Read};
 use std::path::Path;
 use zeroize::Zeroize;
 
@@ -178,31 +177,18 @@ impl CachedToken {
 }
 
 fn read_capped(path: &Path, profile: &str) -> Result<Vec<u8>, Error> {
-  let unreadable = |e: io::Error| Error::UnreadableCacheFile {
-    path: path.to_path_buf(),
-    cause: e.to_string(),
-  };
-  let file = match File::open(path) {
-    Ok(f) => f,
-    Err(e) if e.kind() == ErrorKind::NotFound => {
-      return Err(Error::CachedTokenNotFound {
-        profile: profile.into(),
-      })
-    }
-    Err(e) => return Err(unreadable(e)),
-  };
-  let mut bytes = Vec::with_capacity(1024);
-  file
-    .take(MAX_CACHE_FILE_BYTES + 1)
-    .read_to_end(&mut bytes)
-    .map_err(unreadable)?;
-  if bytes.len() as u64 > MAX_CACHE_FILE_BYTES {
-    bytes.zeroize();
-    return Err(Error::CacheFileTooLarge {
+  read_regular(path, MAX_CACHE_FILE_BYTES).map_err(|e| match e {
+    ReadError::NotFound => Error::CachedTokenNotFound {
+      profile: profile.into(),
+    },
+    ReadError::TooLarge => Error::CacheFileTooLarge {
       path: path.to_path_buf(),
-    });
-  }
-  Ok(bytes)
+    },
+    e => Error::UnreadableCacheFile {
+      path: path.to_path_buf(),
+      cause: e.to_string(),
+    },
+  })
 }
 
 #[cfg(test)]

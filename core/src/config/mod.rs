@@ -9,8 +9,12 @@ pub mod ini;
 
 use crate::env::Env;
 use crate::error::Error;
+use crate::files::{read_regular, ReadError};
 use ini::{is_js_space, Section};
-use std::io::ErrorKind;
+
+/// The largest config file read (32 MiB): a generated config of 5,000 profiles and
+/// sessions is about 1.4 MB; a path such as `/dev/zero` must not read until memory ends.
+pub const MAX_CONFIG_FILE_BYTES: u64 = 32 * 1024 * 1024;
 
 /// Where a profile's token comes from.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -100,16 +104,12 @@ where
 /// Reads the config file named by the environment. A missing file is an empty config.
 pub fn read_config_text(env: &Env) -> Result<String, Error> {
   let path = env.config_file().ok_or(Error::NoHomeDir)?;
-  match std::fs::read(&path) {
-    Ok(bytes) => String::from_utf8(bytes).map_err(|_| Error::UnreadableConfig {
-      path,
-      cause: "not UTF-8 text".into(),
-    }),
-    Err(e) if e.kind() == ErrorKind::NotFound => Ok(String::new()),
-    Err(e) => Err(Error::UnreadableConfig {
-      path,
-      cause: e.to_string(),
-    }),
+  let unreadable = |path, cause: String| Error::UnreadableConfig { path, cause };
+  match read_regular(&path, MAX_CONFIG_FILE_BYTES) {
+    Ok(bytes) => String::from_utf8(bytes).map_err(|_| unreadable(path, "not UTF-8 text".into())),
+    Err(ReadError::NotFound) => Ok(String::new()),
+    Err(ReadError::TooLarge) => Err(Error::ConfigFileTooLarge { path }),
+    Err(e) => Err(unreadable(path, e.to_string())),
   }
 }
 

@@ -4,8 +4,8 @@
 use super::transport::{Policy, USER_AGENT};
 use super::wire::sanitize;
 use super::OidcError;
+use crate::files::{read_regular, ReadError};
 use std::collections::HashMap;
-use std::io::Read;
 use std::sync::{Mutex, OnceLock, PoisonError};
 use std::time::{Duration, SystemTime};
 use ureq::tls::{Certificate, PemItem, RootCerts, TlsConfig};
@@ -52,13 +52,17 @@ pub(super) fn agent_for(
     attempt_timeout: policy.attempt_timeout,
   };
   static AGENTS: OnceLock<Mutex<HashMap<AgentKey, Agent>>> = OnceLock::new();
-  let mut agents = AGENTS
-    .get_or_init(Default::default)
-    .lock()
-    .unwrap_or_else(PoisonError::into_inner);
-  if let Some(agent) = agents.get(&key) {
+  let agents = || {
+    AGENTS
+      .get_or_init(Default::default)
+      .lock()
+      .unwrap_or_else(PoisonError::into_inner)
+  };
+  if let Some(agent) = agents().get(&key) {
     return Ok(agent.clone());
   }
+  // Built without the lock: reading the system store and the bundle may be slow (a bundle
+  // on a network share), and must not hold up every other session's refresh.
   let mut tls = TlsConfig::builder();
   if https {
     tls = tls.root_certs(root_certs(key.ca_bundle.as_ref())?);
@@ -74,15 +78,18 @@ pub(super) fn agent_for(
     .tls_config(tls.build())
     .build()
     .new_agent();
+  let mut agents = agents();
   if agents.len() >= MAX_CACHED_AGENTS {
     agents.clear();
   }
-  agents.insert(key, agent.clone());
-  Ok(agent)
+  Ok(agents.entry(key).or_insert(agent).clone())
 }
 
 fn ca_bundle_key(path: &str) -> Result<CaBundleKey, OidcError> {
   let meta = std::fs::metadata(path).map_err(|e| ca_bundle_error(path, &e.to_string()))?;
+  if !meta.is_file() {
+    return Err(ca_bundle_error(path, "not a regular file"));
+  }
   Ok(CaBundleKey {
     path: path.to_string(),
     modified: meta.modified().ok(),
@@ -122,15 +129,10 @@ fn root_certs(ca_bundle: Option<&CaBundleKey>) -> Result<RootCerts, OidcError> {
 }
 
 pub(super) fn read_ca_bundle(path: &str) -> Result<Vec<Certificate<'static>>, OidcError> {
-  let file = std::fs::File::open(path).map_err(|e| ca_bundle_error(path, &e.to_string()))?;
-  let mut pem = Vec::new();
-  file
-    .take(MAX_CA_BUNDLE_BYTES + 1)
-    .read_to_end(&mut pem)
-    .map_err(|e| ca_bundle_error(path, &e.to_string()))?;
-  if pem.len() as u64 > MAX_CA_BUNDLE_BYTES {
-    return Err(ca_bundle_error(path, "the file is over 16 MiB"));
-  }
+  let pem = read_regular(std::path::Path::new(path), MAX_CA_BUNDLE_BYTES).map_err(|e| match e {
+    ReadError::TooLarge => ca_bundle_error(path, "the file is over 16 MiB"),
+    e => ca_bundle_error(path, &e.to_string()),
+  })?;
   let mut certs = Vec::new();
   for item in ureq::tls::parse_pem(&pem) {
     match item {

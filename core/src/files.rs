@@ -1,0 +1,167 @@
+//! Reading the user's files (the config file, a cache file, the CA bundle) so that no file
+//! can hang or exhaust a load: opened without blocking (a FIFO with no writer would block
+//! `open` forever), accepted only when what was opened is a regular file (a symlink to
+//! one is fine; a FIFO, a device such as `/dev/zero` or a folder is not), and read up to
+//! a cap. The buffer is sized from the file's length up front and zeroized whenever it
+//! has to grow, since a cache file holds tokens.
+
+use std::fs::{File, OpenOptions};
+use std::io::{self, Read};
+use std::path::Path;
+use zeroize::Zeroize;
+
+/// Why a file could not be read.
+#[derive(Debug)]
+pub enum ReadError {
+  /// No file at the path.
+  NotFound,
+  /// Something other than a regular file is there.
+  NotRegular,
+  /// The file is larger than the cap.
+  TooLarge,
+  /// The OS refused (permissions, I/O error).
+  Io(io::Error),
+}
+
+impl std::fmt::Display for ReadError {
+  fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+    match self {
+      ReadError::NotFound => f.write_str("no such file"),
+      ReadError::NotRegular => f.write_str("not a regular file"),
+      ReadError::TooLarge => f.write_str("too large"),
+      ReadError::Io(e) => write!(f, "{e}"),
+    }
+  }
+}
+
+/// Opens `path` for reading without blocking on a FIFO or a device.
+fn open_nonblocking(path: &Path) -> io::Result<File> {
+  let mut options = OpenOptions::new();
+  options.read(true);
+  #[cfg(unix)]
+  std::os::unix::fs::OpenOptionsExt::custom_flags(&mut options, libc::O_NONBLOCK);
+  options.open(path)
+}
+
+/// The bytes of the regular file at `path`, at most `cap` of them.
+pub fn read_regular(path: &Path, cap: u64) -> Result<Vec<u8>, ReadError> {
+  let file = open_nonblocking(path).map_err(|e| match e.kind() {
+    io::ErrorKind::NotFound => ReadError::NotFound,
+    _ => ReadError::Io(e),
+  })?;
+  let meta = file.metadata().map_err(ReadError::Io)?;
+  if !meta.is_file() {
+    return Err(ReadError::NotRegular);
+  }
+  if meta.len() > cap {
+    return Err(ReadError::TooLarge);
+  }
+  // One byte more than the file should hold, so that reaching it means the file grew.
+  let expected = usize::try_from(meta.len()).unwrap_or(usize::MAX);
+  let mut bytes = Vec::with_capacity(expected.saturating_add(1));
+  let mut limited = file.take(cap + 1);
+  let mut chunk = [0u8; 8192];
+  let result = loop {
+    match limited.read(&mut chunk) {
+      Ok(0) => break Ok(()),
+      Ok(n) => push_zeroizing(&mut bytes, &chunk[..n]),
+      Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+      Err(e) => break Err(ReadError::Io(e)),
+    }
+  };
+  chunk.zeroize();
+  if result.is_ok() && bytes.len() as u64 > cap {
+    bytes.zeroize();
+    return Err(ReadError::TooLarge);
+  }
+  if let Err(e) = result {
+    bytes.zeroize();
+    return Err(e);
+  }
+  Ok(bytes)
+}
+
+/// Appends `more` to `bytes`; when that needs a larger allocation, the old one is zeroized
+/// before it is freed, so no copy of the content is left behind in freed memory.
+pub fn push_zeroizing(bytes: &mut Vec<u8>, more: &[u8]) {
+  if bytes.capacity() - bytes.len() < more.len() {
+    let mut grown = Vec::with_capacity((bytes.len() + more.len()).max(bytes.capacity() * 2));
+    grown.extend_from_slice(bytes);
+    bytes.zeroize();
+    *bytes = grown;
+  }
+  bytes.extend_from_slice(more);
+}
+
+#[cfg(test)]
+mod tests {
+  use super::*;
+  use std::fs;
+
+  fn temp_dir(tag: &str) -> std::path::PathBuf {
+    let d = std::env::temp_dir().join(format!("sso-files-{tag}-{}", std::process::id()));
+    let _ = fs::remove_dir_all(&d);
+    fs::create_dir_all(&d).unwrap();
+    d
+  }
+
+  #[test]
+  fn reads_a_regular_file_and_follows_a_symlink_to_one() {
+    let d = temp_dir("regular");
+    fs::write(d.join("f"), b"hello").unwrap();
+    assert_eq!(read_regular(&d.join("f"), 10).unwrap(), b"hello");
+    #[cfg(unix)]
+    {
+      std::os::unix::fs::symlink(d.join("f"), d.join("link")).unwrap();
+      assert_eq!(read_regular(&d.join("link"), 10).unwrap(), b"hello");
+    }
+    fs::remove_dir_all(&d).unwrap();
+  }
+
+  #[test]
+  fn refuses_what_is_not_a_regular_file_or_over_the_cap() {
+    let d = temp_dir("odd");
+    assert!(matches!(read_regular(&d, 10), Err(ReadError::NotRegular)));
+    assert!(matches!(
+      read_regular(&d.join("none"), 10),
+      Err(ReadError::NotFound)
+    ));
+    fs::write(d.join("big"), vec![b'x'; 11]).unwrap();
+    assert!(matches!(
+      read_regular(&d.join("big"), 10),
+      Err(ReadError::TooLarge)
+    ));
+    assert_eq!(read_regular(&d.join("big"), 11).unwrap().len(), 11);
+    fs::remove_dir_all(&d).unwrap();
+  }
+
+  #[cfg(unix)]
+  #[test]
+  fn a_fifo_or_a_device_is_refused_at_once() {
+    let d = temp_dir("fifo");
+    let fifo = d.join("fifo");
+    let c = std::ffi::CString::new(fifo.to_str().unwrap()).unwrap();
+    // SAFETY: mkfifo on a path we own; no memory is shared.
+    assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+    let start = std::time::Instant::now();
+    assert!(matches!(
+      read_regular(&fifo, 10),
+      Err(ReadError::NotRegular)
+    ));
+    assert!(matches!(
+      read_regular(Path::new("/dev/zero"), 10),
+      Err(ReadError::NotRegular)
+    ));
+    assert!(start.elapsed() < std::time::Duration::from_secs(1));
+    fs::remove_dir_all(&d).unwrap();
+  }
+
+  #[test]
+  fn growing_keeps_the_content_and_capacity_doubles() {
+    let mut v = Vec::with_capacity(2);
+    push_zeroizing(&mut v, b"ab");
+    push_zeroizing(&mut v, b"cde");
+    assert_eq!(v, b"abcde");
+    assert!(v.capacity() >= 5);
+  }
+}
