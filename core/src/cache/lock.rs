@@ -34,12 +34,23 @@ pub fn lock_path(cache_path: &Path) -> PathBuf {
   PathBuf::from(name)
 }
 
+/// Opens (or creates, 0600) the lock file itself: never a symlink's target, which could be
+/// anywhere (a root process would create it there), never a FIFO or a device.
 fn open_lock_file(path: &Path) -> io::Result<File> {
   let mut options = OpenOptions::new();
   options.read(true).write(true).create(true).truncate(false);
   #[cfg(unix)]
-  std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-  options.open(path)
+  {
+    use std::os::unix::fs::OpenOptionsExt;
+    options
+      .mode(0o600)
+      .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK);
+  }
+  let file = options.open(path)?;
+  if !file.metadata()?.is_file() {
+    return Err(io::Error::other("the lock file is not a regular file"));
+  }
+  Ok(file)
 }
 
 /// Whether `path` still names the file we locked (Unix: the holder before us may have
@@ -129,6 +140,20 @@ mod tests {
     let path = dir.join("t.json.lock");
     fs::write(&path, b"12345").unwrap();
     assert!(FileLock::acquire(&path, Duration::ZERO).unwrap().is_some());
+    fs::remove_dir_all(&dir).unwrap();
+  }
+
+  #[cfg(unix)]
+  #[test]
+  fn a_symlink_in_place_of_the_lock_file_is_not_followed() {
+    let dir = std::env::temp_dir().join(format!("sso-lock-link-{}", std::process::id()));
+    let _ = fs::remove_dir_all(&dir);
+    fs::create_dir_all(&dir).unwrap();
+    let target = dir.join("elsewhere");
+    let path = dir.join("t.json.lock");
+    std::os::unix::fs::symlink(&target, &path).unwrap();
+    assert!(FileLock::acquire(&path, Duration::ZERO).is_err());
+    assert!(!target.exists(), "nothing is created at the link's target");
     fs::remove_dir_all(&dir).unwrap();
   }
 

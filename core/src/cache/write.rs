@@ -5,6 +5,8 @@ use std::io::{self, Write};
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use super::MAX_CACHE_FILE_BYTES;
+
 static TEMP_COUNTER: AtomicU64 = AtomicU64::new(0);
 
 /// How long a write-back keeps retrying a rename that another process blocks (Windows: a
@@ -33,7 +35,9 @@ fn create_private(path: &Path, mode: Option<u32>) -> io::Result<File> {
   #[cfg(unix)]
   {
     use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
-    options.mode(0o600);
+    // create_new already refuses an existing path, a symlink included; O_NOFOLLOW says so
+    // once more for any platform where that might not hold.
+    options.mode(0o600).custom_flags(libc::O_NOFOLLOW);
     let file = options.open(path)?;
     if let Some(mode) = mode.filter(|m| *m != 0o600) {
       file.set_permissions(fs::Permissions::from_mode(mode))?;
@@ -83,13 +87,77 @@ fn sync_dir(dir: &Path) {
   let _ = dir;
 }
 
+/// A temp file of a writer that died before its rename is older than this, or names a
+/// process that no longer exists (Unix), and is removed by the next write-back.
+pub const LEFTOVER_AGE: std::time::Duration = std::time::Duration::from_secs(3600);
+
+/// `.<sha1 hex>.json.<pid>.<n>.tmp`, our temp files' names: the pid, when `name` is one.
+fn temp_file_pid(name: &str) -> Option<u32> {
+  let rest = name.strip_prefix('.')?.strip_suffix(".tmp")?;
+  let (file, rest) = rest.split_once(".json.")?;
+  let (pid, n) = rest.split_once('.')?;
+  let ours = file.len() == 40
+    && file.bytes().all(|b| b.is_ascii_hexdigit())
+    && !n.is_empty()
+    && n.bytes().all(|b| b.is_ascii_digit());
+  ours.then(|| pid.parse().ok()).flatten()
+}
+
+#[cfg(unix)]
+fn process_gone(pid: u32) -> bool {
+  let Ok(pid) = libc::pid_t::try_from(pid) else {
+    return false;
+  };
+  // SAFETY: signal 0 only asks whether the process exists; nothing is sent.
+  let rc = unsafe { libc::kill(pid, 0) };
+  rc != 0 && std::io::Error::last_os_error().raw_os_error() == Some(libc::ESRCH)
+}
+
+#[cfg(not(unix))]
+fn process_gone(_pid: u32) -> bool {
+  false
+}
+
+/// Removes the temp files (our naming, this folder only) that a killed writer left behind:
+/// they hold tokens. Best effort: a folder that cannot be listed is left alone.
+fn remove_leftovers(dir: &Path) {
+  let Ok(entries) = fs::read_dir(dir) else {
+    return;
+  };
+  for entry in entries.flatten() {
+    let name = entry.file_name();
+    let Some(pid) = name.to_str().and_then(temp_file_pid) else {
+      continue;
+    };
+    let Ok(meta) = entry.metadata() else {
+      continue;
+    };
+    let old = meta
+      .modified()
+      .ok()
+      .and_then(|t| t.elapsed().ok())
+      .is_some_and(|age| age > LEFTOVER_AGE);
+    let dead = pid != std::process::id() && process_gone(pid);
+    if meta.is_file() && (old || dead) {
+      let _ = fs::remove_file(entry.path());
+    }
+  }
+}
+
 /// Replaces `path` with `bytes` so that no reader ever sees a torn file: a new temp file in
 /// the same folder (mode 0600, or the old file's mode), written, fsynced, renamed over.
 /// A symlink in place of the cache file is not written through: the write is refused.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
+  if bytes.len() as u64 > MAX_CACHE_FILE_BYTES {
+    // The next reader would refuse it, and the user would have to log in again.
+    return Err(io::Error::other(
+      "the refreshed cache file would be over 1 MiB; not written",
+    ));
+  }
   let dir = path
     .parent()
     .ok_or_else(|| io::Error::other("cache path has no folder"))?;
+  remove_leftovers(dir);
   let old = match fs::symlink_metadata(path) {
     Ok(meta) if meta.file_type().is_symlink() => {
       return Err(io::Error::other(
@@ -128,6 +196,61 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
 mod tests {
   use super::*;
   use std::path::PathBuf;
+
+  #[test]
+  fn only_our_temp_file_names_are_recognised() {
+    let hex = "d033e22ae348aeb5660fc2140aec35850c4da997";
+    assert_eq!(temp_file_pid(&format!(".{hex}.json.123.0.tmp")), Some(123));
+    for other in [
+      format!("{hex}.json"),
+      format!(".{hex}.json.123.tmp"),
+      format!(".{hex}.json.x.0.tmp"),
+      format!(".{hex}.json.123.0.tmp.bak"),
+      ".short.json.1.0.tmp".to_string(),
+      format!(".{hex}.json.1.0x.tmp"),
+    ] {
+      assert_eq!(temp_file_pid(&other), None, "{other}");
+    }
+  }
+
+  #[test]
+  fn a_file_the_reader_would_refuse_is_never_written() {
+    let d = temp_dir("oversize");
+    let f = d.join("t.json");
+    write_atomic(&f, b"old").unwrap();
+    let big = vec![b' '; (MAX_CACHE_FILE_BYTES + 1) as usize];
+    let e = write_atomic(&f, &big).unwrap_err();
+    assert_eq!(
+      e.to_string(),
+      "the refreshed cache file would be over 1 MiB; not written"
+    );
+    assert_eq!(fs::read(&f).unwrap(), b"old");
+    write_atomic(&f, &big[1..]).unwrap();
+    fs::remove_dir_all(&d).unwrap();
+  }
+
+  #[cfg(unix)]
+  #[test]
+  fn leftovers_of_dead_writers_are_removed_and_live_ones_kept() {
+    let d = temp_dir("leftovers");
+    let hex = "d033e22ae348aeb5660fc2140aec35850c4da997";
+    let mut child = std::process::Command::new("true").spawn().unwrap();
+    let dead_pid = child.id();
+    child.wait().unwrap();
+    let dead = d.join(format!(".{hex}.json.{dead_pid}.0.tmp"));
+    let live = d.join(format!(
+      ".{hex}.json.{}.7.tmp",
+      std::os::unix::process::parent_id()
+    ));
+    let other = d.join("unrelated.tmp");
+    for f in [&dead, &live, &other] {
+      fs::write(f, b"tokens").unwrap();
+    }
+    write_atomic(&d.join(format!("{hex}.json")), b"{}").unwrap();
+    assert!(!dead.exists(), "a dead writer's temp file is removed");
+    assert!(live.exists() && other.exists());
+    fs::remove_dir_all(&d).unwrap();
+  }
 
   fn temp_dir(tag: &str) -> PathBuf {
     let d = std::env::temp_dir().join(format!("sso-write-{tag}-{}", std::process::id()));
