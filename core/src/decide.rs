@@ -3,6 +3,7 @@
 //! `needsRefresh()` (index.js) is v2 API and mirrors [`Window::band`]'s mandatory edge.
 
 use crate::error::{Error, RefreshCause};
+use crate::oidc::OidcError;
 use chrono::{DateTime, Duration, Utc};
 
 /// v2's default expiry window: a token with less than this left must be refreshed first.
@@ -115,6 +116,8 @@ pub struct Facts {
   pub missing_refresh_key: Option<&'static str>,
   /// `registrationExpiresAt`, when the file has a readable one.
   pub registration_expires_at: Option<DateTime<Utc>>,
+  /// Why no CreateToken endpoint can be used (an invalid region, say), when that is so.
+  pub unusable_endpoint: Option<OidcError>,
   /// The caller asked for a refresh whatever the expiry (`sso-token --refresh`).
   pub force: bool,
 }
@@ -142,7 +145,7 @@ pub fn decide(f: &Facts) -> Decision {
   } else if f.registration_expires_at.is_some_and(|t| t <= f.now) {
     Some(RefreshCause::RegistrationExpired)
   } else {
-    None
+    f.unusable_endpoint.clone().map(RefreshCause::Oidc)
   };
   let band = if f.force {
     Band::Mandatory
@@ -183,7 +186,6 @@ pub fn throttled(now: DateTime<Utc>, last: DateTime<Utc>) -> bool {
 #[cfg(test)]
 mod tests {
   use super::*;
-  use crate::oidc::OidcError;
   use chrono::TimeZone;
 
   fn now() -> DateTime<Utc> {
@@ -198,6 +200,7 @@ mod tests {
       legacy: false,
       missing_refresh_key: None,
       registration_expires_at: None,
+      unusable_endpoint: None,
       force: false,
     }
   }
@@ -293,6 +296,16 @@ mod tests {
       ..facts(10)
     };
     assert_eq!(decide(&f), Decision::MustRefresh);
+  }
+
+  #[test]
+  fn an_unusable_endpoint_is_never_called_and_serves_a_valid_token() {
+    let refused = OidcError::Refused("bad region".into());
+    let f = Facts {
+      unusable_endpoint: Some(refused.clone()),
+      ..facts(10)
+    };
+    assert_eq!(decide(&f), Decision::Cannot(RefreshCause::Oidc(refused)));
   }
 
   #[test]

@@ -17,6 +17,7 @@ use crate::config::{self, TokenSource};
 use crate::decide::{self, decide, serve_or_fail, Band, Decision, Facts, Window};
 use crate::env::Env;
 use crate::error::{Error, RefreshCause};
+use crate::oidc::endpoint::{endpoint_for, Variants};
 use crate::oidc::{Transport, UreqTransport};
 use crate::pool::{Job, Pool};
 use crate::refresh;
@@ -84,6 +85,8 @@ pub(crate) struct Found {
   pub(crate) profile: String,
   pub(crate) source: TokenSource,
   pub(crate) path: PathBuf,
+  /// Where CreateToken goes; `None` when it cannot (a legacy profile, an invalid region).
+  pub(crate) endpoint: Option<String>,
 }
 
 impl Found {
@@ -353,10 +356,19 @@ impl Engine {
 
   fn find(&self, env: &Env, opts: &LoadOptions) -> Result<(Found, CachedToken, Decision), Error> {
     let text = config::read_config_text(env)?;
-    let source = config::resolve(&text, &opts.profile)?;
+    let resolved = config::resolve(&text, &opts.profile)?;
+    let source = resolved.source;
     let home = env.home_dir().ok_or(Error::NoHomeDir)?;
     let path = cache_path(&home, source.cache_key());
     let cached = CachedToken::read(&path, &opts.profile)?;
+    let endpoint = source.session_name().map(|session| {
+      let variants = Variants::from(
+        env,
+        resolved.use_fips_endpoint.as_deref(),
+        resolved.use_dualstack_endpoint.as_deref(),
+      );
+      endpoint_for(source.region(), session, variants, env)
+    });
     let decision = decide(&Facts {
       now: self.clock.now(),
       expires_at: cached.expires_at,
@@ -364,12 +376,14 @@ impl Engine {
       legacy: source.is_legacy(),
       missing_refresh_key: cached.missing_refresh_key(),
       registration_expires_at: cached.registration_expires_at,
+      unusable_endpoint: endpoint.as_ref().and_then(|e| e.as_ref().err()).cloned(),
       force: opts.force_refresh,
     });
     let found = Found {
       profile: opts.profile.clone(),
       source,
       path,
+      endpoint: endpoint.and_then(Result::ok),
     };
     Ok((found, cached, decision))
   }

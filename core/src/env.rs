@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use std::path::PathBuf;
 
 /// Every variable a load may read. The JS layer passes exactly these, in this order.
-pub const VARIABLES: [&str; 12] = [
+pub const VARIABLES: [&str; 14] = [
   "HOME",
   "USERPROFILE",
   "HOMEDRIVE",
@@ -15,6 +15,8 @@ pub const VARIABLES: [&str; 12] = [
   "AWS_CONFIG_FILE",
   "AWS_ENDPOINT_URL_SSO_OIDC",
   "AWS_IGNORE_CONFIGURED_ENDPOINT_URLS",
+  "AWS_USE_FIPS_ENDPOINT",
+  "AWS_USE_DUALSTACK_ENDPOINT",
   "AWS_CA_BUNDLE",
   "HTTPS_PROXY",
   "https_proxy",

@@ -8,7 +8,6 @@ use crate::decide::{Band, Window};
 use crate::engine::{Engine, Found, Outcome};
 use crate::env::Env;
 use crate::error::RefreshCause;
-use crate::oidc::endpoint_for;
 use chrono::Duration;
 
 /// The longest a refresh waits for another process's lock; after that it refreshes without
@@ -47,9 +46,11 @@ pub(crate) fn run(
     Ok(request) => request,
     Err(key) => return Outcome::Failed(RefreshCause::MissingKey(key)),
   };
-  let endpoint = endpoint_for(found.source.region(), env);
+  let Some(endpoint) = &found.endpoint else {
+    return Outcome::Internal("a refresh was started with no endpoint".into());
+  };
   let sent_at = engine.clock.now();
-  let response = match engine.transport.create_token(&endpoint, &request, env) {
+  let response = match engine.transport.create_token(endpoint, &request, env) {
     Ok(r) => r,
     Err(e) => return Outcome::Failed(RefreshCause::Oidc(e)),
   };

@@ -83,11 +83,18 @@ fn strip_kind<'a>(section: &'a str, prefix: &str) -> Option<&'a str> {
 }
 
 /// Last value of `key` in `sections` (later sections and later lines win, as v2 merges).
+/// Keys match whatever their case, as the AWS CLI (Python's configparser) and smithy-rs
+/// read them; v2 and v3 were case-sensitive. Of `sso_session` and `SSO_SESSION` in one
+/// section, the later line wins, like any repeated key.
 fn last<'a>(sections: &[&Section<'a>], key: &str) -> Option<&'a str> {
   sections
     .iter()
     .rev()
-    .find_map(|s| ini::assignments(s.body).filter(|(k, _)| *k == key).last())
+    .find_map(|s| {
+      ini::assignments(s.body)
+        .filter(|(k, _)| k.eq_ignore_ascii_case(key))
+        .last()
+    })
     .map(|(_, v)| v)
 }
 
@@ -113,25 +120,54 @@ pub fn read_config_text(env: &Env) -> Result<String, Error> {
   }
 }
 
+/// What a load needs from the config file for one profile.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Resolved {
+  /// Where the token comes from.
+  pub source: TokenSource,
+  /// The profile's `use_fips_endpoint`, as written.
+  pub use_fips_endpoint: Option<String>,
+  /// The profile's `use_dualstack_endpoint`, as written.
+  pub use_dualstack_endpoint: Option<String>,
+}
+
 /// Resolves `profile` in config `text`: the file is split into sections once, and only
 /// the bodies of the profile and its session are parsed.
-pub fn resolve(text: &str, profile: &str) -> Result<TokenSource, Error> {
+pub fn resolve(text: &str, profile: &str) -> Result<Resolved, Error> {
   let sections = ini::sections(text);
+  let chosen = profile_sections(&sections, profile);
+  let source = token_source(&sections, &chosen, profile)?;
+  let setting = |key| last(&chosen, key).map(str::to_string);
+  Ok(Resolved {
+    source,
+    use_fips_endpoint: setting("use_fips_endpoint"),
+    use_dualstack_endpoint: setting("use_dualstack_endpoint"),
+  })
+}
 
+/// The sections of `profile`: `[profile NAME]` ones if any has keys, else `[NAME]` ones.
+fn profile_sections<'a, 'b>(sections: &'b [Section<'a>], profile: &str) -> Vec<&'b Section<'a>> {
   let prefixed = with_keys(
     sections
       .iter()
       .filter(|s| strip_kind(s.name, "profile") == Some(profile)),
   );
-  let chosen = if prefixed.is_empty() {
-    with_keys(sections.iter().filter(|s| {
-      s.name == profile
-        && strip_kind(s.name, "profile").is_none()
-        && strip_kind(s.name, "sso-session").is_none()
-    }))
-  } else {
-    prefixed
-  };
+  if !prefixed.is_empty() {
+    return prefixed;
+  }
+  with_keys(sections.iter().filter(|s| {
+    s.name == profile
+      && strip_kind(s.name, "profile").is_none()
+      && strip_kind(s.name, "sso-session").is_none()
+  }))
+}
+
+/// The token source of the profile made of `chosen`, with its session from `sections`.
+fn token_source(
+  sections: &[Section<'_>],
+  chosen: &[&Section<'_>],
+  profile: &str,
+) -> Result<TokenSource, Error> {
   if chosen.is_empty() {
     return Err(Error::ProfileNotFound {
       profile: profile.into(),
@@ -142,9 +178,9 @@ pub fn resolve(text: &str, profile: &str) -> Result<TokenSource, Error> {
     profile: profile.into(),
     property,
   };
-  let Some(session) = last(&chosen, "sso_session") else {
-    let start_url = last(&chosen, "sso_start_url").ok_or_else(|| missing_profile("sso_session"))?;
-    let region = last(&chosen, "sso_region").ok_or_else(|| missing_profile("sso_region"))?;
+  let Some(session) = last(chosen, "sso_session") else {
+    let start_url = last(chosen, "sso_start_url").ok_or_else(|| missing_profile("sso_session"))?;
+    let region = last(chosen, "sso_region").ok_or_else(|| missing_profile("sso_region"))?;
     return Ok(TokenSource::Legacy {
       start_url: start_url.into(),
       region: region.into(),
@@ -194,8 +230,8 @@ mod tests {
   fn profile_prefix_and_bare_names() {
     let text =
       format!("[profile dev]\nsso_session = my sso\n[default]\nsso_session = my sso\n{SESSION}");
-    assert_eq!(resolve(&text, "dev").unwrap(), session("my sso"));
-    assert_eq!(resolve(&text, "default").unwrap(), session("my sso"));
+    assert_eq!(resolve(&text, "dev").unwrap().source, session("my sso"));
+    assert_eq!(resolve(&text, "default").unwrap().source, session("my sso"));
   }
 
   #[test]
@@ -203,7 +239,7 @@ mod tests {
     let text = format!(
       "[default]\nsso_session = other\nregion = x\n[profile default]\nsso_session = my sso\n{SESSION}"
     );
-    assert_eq!(resolve(&text, "default").unwrap(), session("my sso"));
+    assert_eq!(resolve(&text, "default").unwrap().source, session("my sso"));
     // Whole: no key of [default] leaks in, even one [profile default] lacks.
     let text = "[default]\nsso_session = my sso\n[profile default]\nregion = x\n";
     assert_eq!(
@@ -217,7 +253,7 @@ mod tests {
     let text = format!(
       "[profile dev]\nsso_session = nope\n{SESSION}[profile dev]\nsso_session = my sso\n[sso-session my sso]\nsso_region = us-east-2\n"
     );
-    let got = resolve(&text, "dev").unwrap();
+    let got = resolve(&text, "dev").unwrap().source;
     assert_eq!(got.region(), "us-east-2");
     assert_eq!(got.start_url(), "https://d.awsapps.com/start");
   }
@@ -242,8 +278,8 @@ mod tests {
       "[profile  dev]\nsso_session = my sso\n[profile\tqa]\nsso_session = my sso\n{SESSION}"
     );
     assert!(resolve(&text, "dev").is_err());
-    assert_eq!(resolve(&text, " dev").unwrap(), session("my sso"));
-    assert_eq!(resolve(&text, "qa").unwrap(), session("my sso"));
+    assert_eq!(resolve(&text, " dev").unwrap().source, session("my sso"));
+    assert_eq!(resolve(&text, "qa").unwrap().source, session("my sso"));
   }
 
   #[test]
@@ -280,7 +316,7 @@ mod tests {
   fn legacy_profiles_use_the_start_url() {
     let text =
       "[profile old]\nsso_start_url = https://old.awsapps.com/start\nsso_region = us-east-1\n";
-    let got = resolve(text, "old").unwrap();
+    let got = resolve(text, "old").unwrap().source;
     assert!(got.is_legacy());
     assert_eq!(got.cache_key(), "https://old.awsapps.com/start");
     let text = "[profile old]\nsso_start_url = https://old.awsapps.com/start\n";
