@@ -127,8 +127,12 @@ pub(crate) enum Outcome {
     expires_at: DateTime<Utc>,
     write_error: Option<String>,
   },
-  /// No new token; loads fall back on their own.
-  Failed(RefreshCause),
+  /// No new token; loads fall back on their own old token, or on `fallback` (a newer one
+  /// another tool wrote, still valid but inside the window) when it lasts longer.
+  Failed {
+    cause: RefreshCause,
+    fallback: Option<(Secret, DateTime<Utc>)>,
+  },
   /// The refresh panicked: a bug, reported as one.
   Internal(String),
 }
@@ -244,12 +248,15 @@ impl Pending {
         write_error: write_error.clone(),
         ..self.found.serve(token, *expires_at)
       }),
-      Outcome::Failed(cause) => self.found.fall_back(
-        self.clock.now(),
-        &self.token,
-        self.expires_at,
-        cause.clone(),
-      ),
+      Outcome::Failed { cause, fallback } => {
+        let (token, expires_at) = match fallback {
+          Some((token, expires_at)) if *expires_at > self.expires_at => (token, *expires_at),
+          _ => (&self.token, self.expires_at),
+        };
+        self
+          .found
+          .fall_back(self.clock.now(), token, expires_at, cause.clone())
+      }
       Outcome::Internal(cause) => Err(Error::Internal {
         cause: cause.clone(),
       }),
@@ -269,12 +276,45 @@ pub(crate) struct FileState {
   pub(crate) last_failure: Option<RefreshCause>,
   /// The refresh under way, if any.
   pub(crate) flight: Option<Arc<Flight>>,
+  /// The token last read from the file.
+  seen: Option<(Secret, DateTime<Utc>)>,
+}
+
+/// What the local stage found.
+enum Local {
+  /// The file's token and what to do with it.
+  Read(Found, CachedToken, Decision),
+  /// The file is mid-rewrite; the token last read from it is still valid.
+  Remembered(Loaded),
+}
+
+/// How long a load re-reads a cache file caught mid-rewrite before serving the token it
+/// last read from that file, when it has one that is still valid.
+const REMEMBERED_PATIENCE: std::time::Duration = std::time::Duration::from_millis(3);
+
+/// How long a load waits on other tools' writes.
+#[derive(Debug, Clone, Copy)]
+pub struct Patience {
+  /// For a cache file caught mid-rewrite: [`crate::cache::token::TORN_READ_PATIENCE`].
+  pub torn_read: std::time::Duration,
+  /// After `invalid_grant`, for another tool's token: [`crate::refresh::RIVAL_WRITE_PATIENCE`].
+  pub rival_write: std::time::Duration,
+}
+
+impl Default for Patience {
+  fn default() -> Self {
+    Patience {
+      torn_read: crate::cache::token::TORN_READ_PATIENCE,
+      rival_write: crate::refresh::RIVAL_WRITE_PATIENCE,
+    }
+  }
 }
 
 /// The process-wide load engine.
 pub struct Engine {
   pub(crate) clock: Arc<dyn Clock>,
   pub(crate) transport: Arc<dyn Transport>,
+  pub(crate) patience: Patience,
   files: Mutex<HashMap<PathBuf, Arc<Mutex<FileState>>>>,
   pool: Pool,
 }
@@ -282,9 +322,19 @@ pub struct Engine {
 impl Engine {
   /// An engine with its own clock and CreateToken (tests pass fakes).
   pub fn new(clock: Arc<dyn Clock>, transport: Arc<dyn Transport>) -> Arc<Engine> {
+    Engine::with_patience(clock, transport, Patience::default())
+  }
+
+  /// [`Engine::new`] with other waits (tests that must not wait).
+  pub fn with_patience(
+    clock: Arc<dyn Clock>,
+    transport: Arc<dyn Transport>,
+    patience: Patience,
+  ) -> Arc<Engine> {
     Arc::new(Engine {
       clock,
       transport,
+      patience,
       files: Mutex::default(),
       pool: Pool::default(),
     })
@@ -299,7 +349,8 @@ impl Engine {
   /// The local stage of a load: never waits on anything but the local disk.
   pub fn load(self: &Arc<Self>, env: &Env, opts: &LoadOptions) -> Step {
     let (found, cached, decision) = match self.find(env, opts) {
-      Ok(f) => f,
+      Ok(Local::Read(found, cached, decision)) => (found, cached, decision),
+      Ok(Local::Remembered(loaded)) => return Step::Done(Ok(loaded)),
       Err(e) => return Step::Done(Err(e)),
     };
     let now = self.clock.now();
@@ -354,13 +405,44 @@ impl Engine {
     self.pool.threads()
   }
 
-  fn find(&self, env: &Env, opts: &LoadOptions) -> Result<(Found, CachedToken, Decision), Error> {
+  fn find(&self, env: &Env, opts: &LoadOptions) -> Result<Local, Error> {
     let text = config::read_config_text(env)?;
     let resolved = config::resolve(&text, &opts.profile)?;
     let source = resolved.source;
     let home = env.home_dir().ok_or(Error::NoHomeDir)?;
     let path = cache_path(&home, source.cache_key());
-    let cached = CachedToken::read(&path, &opts.profile)?;
+    let cached = match CachedToken::read(&path, &opts.profile) {
+      Ok(cached) => cached,
+      Err(e) if e.is_cut_short() => {
+        // Mid-rewrite by another tool. Read again; with a valid token from this file in
+        // memory, only briefly before serving that rather than waiting.
+        let seen = lock(&self.state(&path))
+          .seen
+          .clone()
+          .filter(|(_, expires_at)| *expires_at > self.clock.now());
+        let patience = match seen {
+          Some(_) => self.patience.torn_read.min(REMEMBERED_PATIENCE),
+          None => self.patience.torn_read,
+        };
+        match (
+          CachedToken::read_settled(&path, &opts.profile, patience),
+          seen,
+        ) {
+          (Err(e), Some((token, expires_at))) if e.is_cut_short() => {
+            let found = Found {
+              profile: opts.profile.clone(),
+              source,
+              path,
+              endpoint: None,
+            };
+            return Ok(Local::Remembered(found.serve(&token, expires_at)));
+          }
+          (result, _) => result?,
+        }
+      }
+      Err(e) => return Err(e),
+    };
+    self.remember(&path, &cached);
     let endpoint = source.session_name().map(|session| {
       let variants = Variants::from(
         env,
@@ -385,7 +467,20 @@ impl Engine {
       path,
       endpoint: endpoint.and_then(Result::ok),
     };
-    Ok((found, cached, decision))
+    Ok(Local::Read(found, cached, decision))
+  }
+
+  /// Keeps the token last read from `path`, for when the file is next caught mid-rewrite.
+  fn remember(&self, path: &Path, cached: &CachedToken) {
+    let state = self.state(path);
+    let mut st = lock(&state);
+    if st
+      .seen
+      .as_ref()
+      .is_none_or(|(token, _)| *token != cached.access_token)
+    {
+      st.seen = Some((cached.access_token.clone(), cached.expires_at));
+    }
   }
 
   pub(crate) fn state(&self, path: &Path) -> Arc<Mutex<FileState>> {
@@ -456,7 +551,7 @@ impl Engine {
         Outcome::Token {
           token, expires_at, ..
         } => st.latest = Some((token.clone(), *expires_at)),
-        Outcome::Failed(cause) => st.last_failure = Some(cause.clone()),
+        Outcome::Failed { cause, .. } => st.last_failure = Some(cause.clone()),
         Outcome::Internal(_) => {}
       }
       if st.flight.as_ref().is_some_and(|f| Arc::ptr_eq(f, flight)) {

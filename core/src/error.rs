@@ -78,6 +78,9 @@ pub enum Error {
     path: PathBuf,
     /// serde_json's text, which names the line and column and never quotes the input.
     cause: String,
+    /// The text ends before the JSON does (an empty file among them): what a reader sees
+    /// while another tool rewrites the file in place.
+    cut_short: bool,
   },
   /// `expiresAt` is not a timestamp we can read.
   InvalidExpiresAt {
@@ -167,6 +170,19 @@ impl std::error::Error for RefreshCause {
   }
 }
 
+impl Error {
+  /// Whether this is a cache file whose text ends early (see [`Error::InvalidCacheJson`]).
+  pub fn is_cut_short(&self) -> bool {
+    matches!(
+      self,
+      Error::InvalidCacheJson {
+        cut_short: true,
+        ..
+      }
+    )
+  }
+}
+
 impl fmt::Display for Error {
   fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
     match self {
@@ -208,7 +224,7 @@ impl fmt::Display for Error {
         "Cached token file \"{}\" is too large (over 1 MiB)",
         path.display()
       ),
-      Error::InvalidCacheJson { path, cause } => write!(
+      Error::InvalidCacheJson { path, cause, .. } => write!(
         f,
         "Cached token file \"{}\" is not valid JSON: {cause}",
         path.display()
@@ -309,6 +325,7 @@ mod tests {
         Error::InvalidCacheJson {
           path: "/h/.aws/sso/cache/x.json".into(),
           cause: "EOF while parsing an object at line 1 column 1".into(),
+          cut_short: true,
         },
         "Cached token file \"/h/.aws/sso/cache/x.json\" is not valid JSON: EOF while parsing an object at line 1 column 1",
       ),

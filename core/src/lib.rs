@@ -17,14 +17,13 @@ pub mod error;
 pub mod files;
 pub mod oidc;
 pub mod pool;
-mod refresh;
+pub mod refresh;
 pub mod secret;
 
 pub use chrono;
 pub use clock::{Clock, SystemClock};
 pub use decide::Window;
-pub use engine::{Engine, LoadOptions, Loaded, Pending, Step};
+pub use engine::{Engine, LoadOptions, Loaded, Patience, Pending, Step};
 pub use env::Env;
 pub use error::{Error, RefreshCause, ERROR_CODE};
-pub use refresh::LOCK_WAIT;
 pub use secret::Secret;

@@ -194,6 +194,7 @@ mod whole_load {
   //! an error, and the cache file changes only when a refresh succeeded and was written.
 
   use super::*;
+  use crate::support::NO_WAIT;
   use crate::support::{ok, FakeOidc};
   use sso_token_core::oidc::OidcError;
   use sso_token_core::{Clock, Engine, Env, LoadOptions, SystemClock};
@@ -260,7 +261,8 @@ mod whole_load {
         let path = sso_token_core::cache::cache_path(&dir, "s");
         fs::write(&path, &cache).unwrap();
         let env = Env::from_pairs(&[("HOME", dir.to_str().unwrap())]);
-        let engine = Engine::new(Arc::new(SystemClock), answering(answers));
+        // No waiting on other writers: what is fuzzed here is the decision, not the clock.
+        let engine = Engine::with_patience(Arc::new(SystemClock), answering(answers), NO_WAIT);
         let outcome = engine.load_blocking(&env, &LoadOptions::new("dev"));
         let after = fs::read(&path).unwrap();
         match &outcome {

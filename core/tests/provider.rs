@@ -347,3 +347,53 @@ fn a_cache_file_deleted_or_replaced_during_the_refresh_is_left_alone() {
   load(&engine(&clock, &oidc), &h, "dev").unwrap();
   assert_eq!(h.file(), relogin, "a fresh login is not overwritten");
 }
+
+#[test]
+fn after_invalid_grant_a_token_another_tool_wrote_meanwhile_is_used() {
+  let clock = FakeClock::new();
+  let h = home(Some(token_expiring_in(&*clock, -5)));
+  let path = h.cache();
+  let theirs = json!({"accessToken": "their-token", "expiresAt": (clock.now() + Duration::hours(1)).to_rfc3339(), "refreshToken": "rt-2"});
+  // Their CreateToken won (the server rotated rt-1 away); their write lands after ours failed.
+  let oidc = Arc::new(FakeOidc {
+    during_call: Some(Box::new({
+      let (path, theirs) = (path.clone(), theirs.clone());
+      move || {
+        let (path, theirs) = (path.clone(), theirs.clone());
+        std::thread::spawn(move || {
+          std::thread::sleep(std::time::Duration::from_millis(50));
+          fs::write(&path, serde_json::to_vec(&theirs).unwrap()).unwrap();
+        });
+      }
+    })),
+    ..FakeOidc::answering(vec![invalid_grant()])
+  });
+  let patient = sso_token_core::Patience {
+    rival_write: std::time::Duration::from_millis(500),
+    ..NO_WAIT
+  };
+  let e = sso_token_core::Engine::with_patience(clock.clone(), oidc.clone(), patient);
+  let got = load(&e, &h, "dev").unwrap();
+  assert_eq!(got.token.expose(), "their-token");
+  assert!(got.refreshed);
+  assert_eq!(oidc.calls(), 1);
+  assert_eq!(h.file(), theirs, "their file is left as they wrote it");
+}
+
+#[test]
+fn a_failed_refresh_without_invalid_grant_still_takes_a_newer_token_already_there() {
+  let clock = FakeClock::new();
+  let h = home(Some(token_expiring_in(&*clock, 60)));
+  let path = h.cache();
+  let oidc = Arc::new(FakeOidc {
+    during_call: Some(Box::new(move || {
+      let theirs = json!({"accessToken": "their-token", "expiresAt": "2999-01-01T00:00:00Z"});
+      fs::write(&path, serde_json::to_vec(&theirs).unwrap()).unwrap();
+    })),
+    ..FakeOidc::answering(vec![Err(sso_token_core::oidc::OidcError::Transport(
+      "reset".into(),
+    ))])
+  });
+  let got = load(&engine(&clock, &oidc), &h, "dev").unwrap();
+  assert_eq!(got.token.expose(), "their-token");
+}

@@ -38,6 +38,13 @@ pub fn format_timestamp(t: DateTime<Utc>) -> String {
   t.to_rfc3339_opts(SecondsFormat::Millis, true)
 }
 
+/// How long a load keeps re-reading a cache file caught cut short; a rewrite in place takes
+/// a fraction of a millisecond.
+pub const TORN_READ_PATIENCE: std::time::Duration = std::time::Duration::from_millis(150);
+
+/// The pause between two reads of a cache file caught cut short.
+pub const TORN_READ_PAUSE: std::time::Duration = std::time::Duration::from_micros(250);
+
 /// A parsed cache file.
 pub struct CachedToken {
   doc: Map<String, Value>,
@@ -86,6 +93,7 @@ impl CachedToken {
     let value: Value = serde_json::from_slice(bytes).map_err(|e| Error::InvalidCacheJson {
       path: path.to_path_buf(),
       cause: e.to_string(),
+      cut_short: e.is_eof(),
     })?;
     let doc = match value {
       Value::Null => {
@@ -114,7 +122,28 @@ impl CachedToken {
     })
   }
 
-  /// Reads and parses the file at `path`.
+  /// Reads and parses the file at `path`; a file caught cut short (another tool rewriting
+  /// it in place, as the AWS CLI and botocore do: truncate, then write) is read again every
+  /// [`TORN_READ_PAUSE`] until `patience` ([`TORN_READ_PATIENCE`]) has passed. Short,
+  /// even pauses: the file is whole again within microseconds, even beside a writer that
+  /// rewrites it in a loop.
+  pub fn read_settled(
+    path: &Path,
+    profile: &str,
+    patience: std::time::Duration,
+  ) -> Result<CachedToken, Error> {
+    let deadline = std::time::Instant::now() + patience;
+    loop {
+      match CachedToken::read(path, profile) {
+        Err(e) if e.is_cut_short() && std::time::Instant::now() < deadline => {
+          std::thread::sleep(TORN_READ_PAUSE)
+        }
+        other => return other,
+      }
+    }
+  }
+
+  /// Reads and parses the file at `path`, once.
   pub fn read(path: &Path, profile: &str) -> Result<CachedToken, Error> {
     let mut bytes = read_capped(path, profile)?;
     let parsed = CachedToken::parse(&bytes, path, profile);

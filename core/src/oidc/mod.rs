@@ -91,6 +91,15 @@ impl fmt::Display for OidcError {
 
 impl std::error::Error for OidcError {}
 
+impl OidcError {
+  /// The server refused the refresh token (`invalid_grant`; AWS's error type
+  /// `InvalidGrantException`): used, rotated away, or revoked.
+  pub fn is_invalid_grant(&self) -> bool {
+    matches!(self, OidcError::Http { error: Some(e), .. }
+      if e == "invalid_grant" || e == "InvalidGrantException")
+  }
+}
+
 /// Sends CreateToken. A seam: tests of the provider pass a fake; production uses
 /// [`UreqTransport`].
 pub trait Transport: Send + Sync {

@@ -7,7 +7,7 @@ use serde_json::{json, Value};
 use sso_token_core::cache::cache_path;
 use sso_token_core::chrono::{DateTime, Duration, TimeZone, Utc};
 use sso_token_core::oidc::{CreateTokenRequest, CreateTokenResponse, OidcError, Transport};
-use sso_token_core::{Clock, Engine, Env, Error, LoadOptions, Loaded, Secret};
+use sso_token_core::{Clock, Engine, Env, Error, LoadOptions, Loaded, Patience, Secret};
 use std::collections::VecDeque;
 use std::fs;
 use std::path::PathBuf;
@@ -172,9 +172,15 @@ pub fn token_expiring_in(clock: &dyn Clock, secs: i64) -> Value {
   })
 }
 
-/// An engine over `clock` and `oidc`.
+/// No waiting on other tools' writes.
+pub const NO_WAIT: Patience = Patience {
+  torn_read: std::time::Duration::ZERO,
+  rival_write: std::time::Duration::ZERO,
+};
+
+/// An engine over `clock` and `oidc` that never waits on other writers.
 pub fn engine(clock: &Arc<FakeClock>, oidc: &Arc<FakeOidc>) -> Arc<Engine> {
-  Engine::new(clock.clone(), oidc.clone())
+  Engine::with_patience(clock.clone(), oidc.clone(), NO_WAIT)
 }
 
 /// One whole load of `profile` in `h`, waiting for a refresh when one is due.
