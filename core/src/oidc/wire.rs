@@ -4,9 +4,11 @@
 //! of the values we sent before it reaches a message.
 
 use super::{CreateTokenRequest, CreateTokenResponse, OidcError};
-use crate::secret::Secret;
+use crate::files::push_zeroizing;
+use crate::secret::{Secret, ZeroizingWriter};
 use serde_json::{Map, Value};
-use zeroize::Zeroize;
+use std::io::{self, Read};
+use zeroize::{Zeroize, Zeroizing};
 
 /// Largest `expiresIn` accepted (10 years of 366 days, in seconds): far beyond any real
 /// token lifetime and small enough that `now + expiresIn` is always a valid date.
@@ -15,9 +17,11 @@ pub const MAX_EXPIRES_IN_SECS: i64 = 10 * 366 * 24 * 60 * 60;
 /// Longest text kept from the server or the network stack, in characters.
 pub(super) const MAX_SERVER_TEXT_CHARS: usize = 200;
 
-/// The exact body, field order included, serialized from borrowed values so that no extra
-/// copy of the secrets is made besides the buffer, which the caller zeroizes.
-pub(super) fn request_body(request: &CreateTokenRequest) -> Result<Vec<u8>, OidcError> {
+/// The CreateToken request body, exactly as sent (field order included). It holds the
+/// client secret and the refresh token, so it is serialized from borrowed values straight
+/// into a buffer that zeroizes every smaller copy it outgrows and is itself zeroized on drop.
+/// Public for the allocator test (`core/tests/zeroize.rs`).
+pub fn request_body(request: &CreateTokenRequest) -> Result<Zeroizing<Vec<u8>>, OidcError> {
   #[derive(serde::Serialize)]
   #[serde(rename_all = "camelCase")]
   struct Body<'a> {
@@ -26,13 +30,57 @@ pub(super) fn request_body(request: &CreateTokenRequest) -> Result<Vec<u8>, Oidc
     grant_type: &'a str,
     refresh_token: &'a str,
   }
-  serde_json::to_vec(&Body {
-    client_id: request.client_id.expose(),
-    client_secret: request.client_secret.expose(),
-    grant_type: "refresh_token",
-    refresh_token: request.refresh_token.expose(),
-  })
-  .map_err(|_| OidcError::Refused("could not encode the CreateToken request".into()))
+  let (id, secret, token) = (
+    request.client_id.expose(),
+    request.client_secret.expose(),
+    request.refresh_token.expose(),
+  );
+  // The keys, quotes and grant type take 79 bytes; only escaped characters need more.
+  let mut out = ZeroizingWriter::with_capacity(id.len() + secret.len() + token.len() + 96);
+  serde_json::to_writer(
+    &mut out,
+    &Body {
+      client_id: id,
+      client_secret: secret,
+      grant_type: "refresh_token",
+      refresh_token: token,
+    },
+  )
+  .map_err(|_| OidcError::Refused("could not encode the CreateToken request".into()))?;
+  Ok(out.into_bytes())
+}
+
+/// Why [`read_body`] gave up.
+#[derive(Debug)]
+pub enum BodyError {
+  /// The body is longer than the limit.
+  TooLarge,
+  /// Reading failed (for a ureq body reader, a ureq error wrapped in `io::Error`).
+  Io(io::Error),
+}
+
+/// Reads a response body of at most `limit` bytes. The body may hold new tokens, so it is
+/// read into a buffer that zeroizes what it outgrows and is zeroized on drop (a plain
+/// `read_to_end` leaves every smaller copy in freed memory). Public for the allocator test.
+pub fn read_body(reader: impl Read, limit: u64) -> Result<Zeroizing<Vec<u8>>, BodyError> {
+  let mut bytes = Zeroizing::new(Vec::new());
+  // One byte past the limit tells a body of exactly `limit` bytes from a longer one.
+  let mut limited = reader.take(limit.saturating_add(1));
+  let mut chunk = [0u8; 8192];
+  let result = loop {
+    match limited.read(&mut chunk) {
+      Ok(0) => break Ok(()),
+      Ok(n) => push_zeroizing(&mut bytes, &chunk[..n]),
+      Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+      Err(e) => break Err(BodyError::Io(e)),
+    }
+  };
+  chunk.zeroize();
+  result?;
+  if bytes.len() as u64 > limit {
+    return Err(BodyError::TooLarge);
+  }
+  Ok(bytes)
 }
 
 fn invalid(why: &str) -> OidcError {
@@ -192,6 +240,41 @@ pub(super) fn sanitize(text: &str, secrets: &[&str]) -> String {
 #[cfg(test)]
 mod tests {
   use super::*;
+
+  #[test]
+  fn read_body_takes_exactly_the_limit_and_refuses_one_byte_more() {
+    assert_eq!(&read_body(&b"abcd"[..], 4).unwrap()[..], b"abcd");
+    assert!(matches!(
+      read_body(&b"abcde"[..], 4),
+      Err(BodyError::TooLarge)
+    ));
+    assert_eq!(&read_body(&b""[..], 0).unwrap()[..], b"");
+    assert!(matches!(read_body(&b"x"[..], 0), Err(BodyError::TooLarge)));
+    let big = vec![b'x'; 50_000];
+    assert_eq!(read_body(&big[..], u64::MAX).unwrap().len(), 50_000);
+  }
+
+  #[test]
+  fn read_body_passes_on_read_errors_and_retries_interrupted_reads() {
+    struct Flaky(u8);
+    impl Read for Flaky {
+      fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        self.0 += 1;
+        match self.0 {
+          1 => Err(io::ErrorKind::Interrupted.into()),
+          2 => {
+            buf[0] = b'a';
+            Ok(1)
+          }
+          _ => Err(io::Error::new(io::ErrorKind::ConnectionReset, "reset")),
+        }
+      }
+    }
+    let Err(BodyError::Io(e)) = read_body(Flaky(0), 10) else {
+      panic!("expected an I/O error");
+    };
+    assert_eq!(e.kind(), io::ErrorKind::ConnectionReset);
+  }
 
   #[test]
   fn sanitize_ignores_empty_secrets_and_trims() {
