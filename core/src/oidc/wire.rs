@@ -234,7 +234,7 @@ const MAX_SCANNED_CHARS: usize = 16 * 1024;
 /// What replaces each run of characters found to be a copy of a secret.
 const MASK: &str = "***";
 
-/// Unicode's format characters (general category Cf, Unicode 16): zero-width characters,
+/// Unicode's format characters (general category Cf, Unicode 15): zero-width characters,
 /// the soft hyphen, bidi embeddings, overrides and isolates, tags. Invisible when printed,
 /// so they are dropped from what we show and ignored when looking for a secret.
 const FORMAT_CHARS: [(u32, u32); 21] = [
