@@ -4,6 +4,7 @@
 //! sees; tests build an `Env` from a list. Empty strings count as unset, as in the SDKs.
 
 use std::collections::HashMap;
+use std::fmt;
 use std::path::PathBuf;
 
 /// Every variable a load may read. The JS layer passes exactly these, in this order.
@@ -24,10 +25,21 @@ pub const VARIABLES: [&str; 14] = [
   "no_proxy",
 ];
 
-/// The values of [`VARIABLES`] a load sees.
-#[derive(Clone, Debug, Default)]
+/// The values of [`VARIABLES`] a load sees. `Debug` names the variables that are set and
+/// shows no value: `HTTPS_PROXY` may carry a password, and a home path a user name.
+#[derive(Clone, Default)]
 pub struct Env {
   vars: HashMap<&'static str, String>,
+}
+
+impl fmt::Debug for Env {
+  fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+    let set: Vec<&str> = VARIABLES
+      .into_iter()
+      .filter(|name| self.get(name).is_some())
+      .collect();
+    f.debug_struct("Env").field("set", &set).finish()
+  }
 }
 
 impl Env {
@@ -102,6 +114,21 @@ mod tests {
     assert_eq!(e.home_dir().unwrap(), PathBuf::from("C:/\\Users\\me"));
     let e = Env::from_pairs(&[("HOMEDRIVE", "D:"), ("HOMEPATH", "\\me")]);
     assert_eq!(e.home_dir().unwrap(), PathBuf::from("D:\\me"));
+  }
+
+  #[test]
+  fn debug_names_the_set_variables_and_shows_no_value() {
+    let e = Env::from_pairs(&[
+      ("HTTPS_PROXY", "http://user:hunter2@proxy.example:3128"),
+      ("HOME", "/home/alice"),
+      ("NO_PROXY", ""),
+    ]);
+    assert_eq!(format!("{e:?}"), r#"Env { set: ["HOME", "HTTPS_PROXY"] }"#);
+    assert_eq!(
+      format!("{e:#?}"),
+      "Env {\n    set: [\n        \"HOME\",\n        \"HTTPS_PROXY\",\n    ],\n}"
+    );
+    assert_eq!(format!("{:?}", Env::default()), "Env { set: [] }");
   }
 
   #[test]

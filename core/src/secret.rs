@@ -4,8 +4,10 @@
 //! so a secret cannot leak through an error message, a log line or a core dump of freed
 //! memory. Read the value only where it is sent or stored.
 
+use crate::files::push_zeroizing;
 use std::fmt;
-use zeroize::Zeroize;
+use std::io;
+use zeroize::{Zeroize, Zeroizing};
 
 /// A redacted, zeroized string.
 #[derive(Clone, PartialEq, Eq, Default)]
@@ -46,9 +48,39 @@ impl fmt::Display for Secret {
   }
 }
 
+/// An [`io::Write`] into memory for bytes that hold secrets (a request body, a cache
+/// document): when the buffer has to grow, the content moves to a new allocation and the old
+/// one is zeroized before it is freed, and the finished buffer is zeroized on drop. A `Vec`
+/// grown by `serde_json::to_vec` would leave each smaller copy behind in freed memory.
+pub struct ZeroizingWriter(Zeroizing<Vec<u8>>);
+
+impl ZeroizingWriter {
+  /// An empty buffer of `capacity` bytes; a good guess saves the copies of growing.
+  pub fn with_capacity(capacity: usize) -> Self {
+    ZeroizingWriter(Zeroizing::new(Vec::with_capacity(capacity)))
+  }
+
+  /// The bytes written, still zeroized on drop.
+  pub fn into_bytes(self) -> Zeroizing<Vec<u8>> {
+    self.0
+  }
+}
+
+impl io::Write for ZeroizingWriter {
+  fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+    push_zeroizing(&mut self.0, buf);
+    Ok(buf.len())
+  }
+
+  fn flush(&mut self) -> io::Result<()> {
+    Ok(())
+  }
+}
+
 #[cfg(test)]
 mod tests {
   use super::*;
+  use std::io::Write;
 
   #[test]
   fn debug_and_display_never_show_the_value() {
@@ -56,5 +88,15 @@ mod tests {
     assert_eq!(format!("{s:?}"), "** redacted **");
     assert_eq!(format!("{s}"), "** redacted **");
     assert_eq!(s.expose(), "hunter2-token");
+  }
+
+  #[test]
+  fn the_writer_keeps_everything_written_across_growth() {
+    let mut w = ZeroizingWriter::with_capacity(2);
+    w.write_all(b"ab").unwrap();
+    w.write_all(b"cdefgh").unwrap();
+    write!(w, "{}", 42).unwrap();
+    w.flush().unwrap();
+    assert_eq!(&w.into_bytes()[..], b"abcdefgh42");
   }
 }

@@ -9,12 +9,12 @@ use super::MAX_CACHE_FILE_BYTES;
 use crate::error::Error;
 use crate::files::{read_regular, ReadError};
 use crate::oidc::CreateTokenRequest;
-use crate::secret::Secret;
+use crate::secret::{Secret, ZeroizingWriter};
 use chrono::{DateTime, NaiveDateTime, SecondsFormat, Utc};
 use serde_json::{Map, Value};
 use std::fmt;
 use std::path::Path;
-use zeroize::Zeroize;
+use zeroize::{Zeroize, Zeroizing};
 
 const SECRET_KEYS: [&str; 3] = ["accessToken", "refreshToken", "clientSecret"];
 
@@ -171,7 +171,8 @@ impl CachedToken {
 
   /// The document after a refresh: new token, expiry and (when given) refresh token; every
   /// other key kept in place. Without a new refresh token the old one stays: RFC 6749
-  /// section 6 keeps it valid unless a new one is issued.
+  /// section 6 keeps it valid unless a new one is issued. The old values this replaces in
+  /// the copy are zeroized, not just dropped.
   pub fn with_refresh(
     &self,
     access_token: &Secret,
@@ -179,16 +180,15 @@ impl CachedToken {
     refresh_token: Option<&Secret>,
   ) -> CachedToken {
     let mut doc = self.doc.clone();
-    doc.insert(
-      "accessToken".into(),
-      Value::String(access_token.expose().into()),
-    );
-    doc.insert(
-      "expiresAt".into(),
-      Value::String(format_timestamp(expires_at)),
-    );
+    let mut replace = |key: &str, value: String| {
+      if let Some(mut old) = doc.insert(key.into(), Value::String(value)) {
+        zeroize_strings(&mut old);
+      }
+    };
+    replace("accessToken", access_token.expose().into());
+    replace("expiresAt", format_timestamp(expires_at));
     if let Some(rt) = refresh_token {
-      doc.insert("refreshToken".into(), Value::String(rt.expose().into()));
+      replace("refreshToken", rt.expose().into());
     }
     CachedToken {
       doc,
@@ -198,10 +198,34 @@ impl CachedToken {
     }
   }
 
-  /// The file contents to write: two-space indented JSON, as v2 and the CLI write it.
-  pub fn to_bytes(&self) -> Vec<u8> {
-    // Serialising a map of JSON values cannot fail.
-    serde_json::to_vec_pretty(&self.doc).unwrap_or_default()
+  /// The file contents to write: two-space indented JSON, as v2 and the CLI write it. The
+  /// buffer holds every token: it is built without leaving smaller copies behind as it
+  /// grows, and zeroized when dropped.
+  pub fn to_bytes(&self) -> Zeroizing<Vec<u8>> {
+    // Room for each key and string value with its quotes, indentation and separators, so
+    // that a usual document is written without growing; anything larger grows, zeroized.
+    let guess = self
+      .doc
+      .iter()
+      .map(|(k, v)| k.len() + v.as_str().map_or(16, str::len) + 8)
+      .sum::<usize>()
+      + 4;
+    let mut out = ZeroizingWriter::with_capacity(guess);
+    // Serialising a map of JSON values into memory cannot fail.
+    match serde_json::to_writer_pretty(&mut out, &self.doc) {
+      Ok(()) => out.into_bytes(),
+      Err(_) => Zeroizing::new(Vec::new()),
+    }
+  }
+}
+
+/// Zeroizes every string in `value` (a value about to be dropped may be a token).
+fn zeroize_strings(value: &mut Value) {
+  match value {
+    Value::String(s) => s.zeroize(),
+    Value::Array(items) => items.iter_mut().for_each(zeroize_strings),
+    Value::Object(fields) => fields.values_mut().for_each(zeroize_strings),
+    _ => {}
   }
 }
 
@@ -255,7 +279,7 @@ mod tests {
     let text = "\u{FEFF}{\"startUrl\":\"u\",\"accessToken\":\"t\",\"expiresAt\":\"2026-01-01T00:00:00Z\",\"x\":1}";
     let tok = CachedToken::parse(text.as_bytes(), &p(), "dev").unwrap();
     assert_eq!(tok.access_token.expose(), "t");
-    let out = String::from_utf8(tok.to_bytes()).unwrap();
+    let out = String::from_utf8(tok.to_bytes().to_vec()).unwrap();
     assert_eq!(
       out,
       "{\n  \"startUrl\": \"u\",\n  \"accessToken\": \"t\",\n  \"expiresAt\": \"2026-01-01T00:00:00Z\",\n  \"x\": 1\n}"
@@ -381,6 +405,21 @@ mod tests {
     let next = tok.with_refresh(&Secret::new("new"), at, Some(&Secret::new("r2")));
     let out: Value = serde_json::from_slice(&next.to_bytes()).unwrap();
     assert_eq!(out["refreshToken"], "r2");
+  }
+
+  #[test]
+  fn to_bytes_is_serde_json_pretty_output_even_past_its_size_guess() {
+    let text = format!(
+      "{{\"accessToken\":\"{}\",\"expiresAt\":\"2026-01-01T00:00:00Z\",\"nested\":{{\"list\":[{}]}},\"esc\":\"\\u0001\\n\\\"\"}}",
+      "t".repeat(3000),
+      "12345,".repeat(400) + "0"
+    );
+    let tok = CachedToken::parse(text.as_bytes(), &p(), "dev").unwrap();
+    let doc: Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(
+      &tok.to_bytes()[..],
+      &serde_json::to_vec_pretty(&doc).unwrap()[..]
+    );
   }
 
   #[test]

@@ -8,7 +8,7 @@
 
 use super::proxy::proxy_for;
 use super::tls::agent_for;
-use super::wire::{parse_error, parse_success, request_body, sanitize};
+use super::wire::{parse_error, parse_success, read_body, request_body, sanitize, BodyError};
 use super::{CreateTokenRequest, CreateTokenResponse, OidcError, Transport};
 use crate::env::Env;
 use std::collections::hash_map::RandomState;
@@ -18,7 +18,6 @@ use std::net::{Ipv4Addr, Ipv6Addr};
 use std::time::Duration;
 use ureq::http::Uri;
 use ureq::{Agent, Proxy};
-use zeroize::Zeroize;
 
 /// Longest time one attempt may spend establishing its connection: resolving a proxy's
 /// name, TCP connect, proxy CONNECT and the TLS handshake together (5 seconds).
@@ -113,10 +112,9 @@ fn send_create_token(
     policy,
     secrets: &secrets,
   };
-  let mut body = request_body(request)?;
-  let result = send_with_retries(&agent, &body, &context);
-  body.zeroize();
-  result
+  // Zeroized on drop.
+  let body = request_body(request)?;
+  send_with_retries(&agent, &body, &context)
 }
 
 /// What an error message may mention about the exchange, and what it must not.
@@ -274,22 +272,16 @@ fn one_attempt(agent: &Agent, body: &[u8], context: &Context<'_>) -> Outcome {
     Err(e) => return transport_failure(e, context),
   };
   let status = response.status().as_u16();
-  let limited = response
-    .body_mut()
-    .with_config()
-    .limit(MAX_RESPONSE_BYTES)
-    .read_to_vec();
+  // Zeroized on drop: a success body holds the new tokens.
+  let limited = read_body(response.body_mut().as_reader(), MAX_RESPONSE_BYTES);
   match status {
     200..=299 => match limited {
-      Ok(mut bytes) => {
-        let result = parse_success(&bytes);
-        bytes.zeroize();
-        Outcome::Final(result)
-      }
-      Err(ureq::Error::BodyExceedsLimit(_)) => Outcome::Final(Err(OidcError::InvalidResponse(
+      Ok(bytes) => Outcome::Final(parse_success(&bytes)),
+      Err(BodyError::TooLarge) => Outcome::Final(Err(OidcError::InvalidResponse(
         "response body over 1 MiB".into(),
       ))),
-      Err(e) => transport_failure(e, context),
+      // ureq hands its own errors (timeouts, resets) through the reader wrapped in io::Error.
+      Err(BodyError::Io(e)) => transport_failure(ureq::Error::from(e), context),
     },
     300..=399 => Outcome::Final(Err(OidcError::Http {
       status,
@@ -303,7 +295,12 @@ fn one_attempt(agent: &Agent, body: &[u8], context: &Context<'_>) -> Outcome {
         .and_then(|v| v.to_str().ok());
       // An unreadable or oversized error body still leaves the status and the header.
       let body = limited.ok();
-      let error = parse_error(status, body.as_deref(), header, context.secrets);
+      let error = parse_error(
+        status,
+        body.as_ref().map(|b| b.as_slice()),
+        header,
+        context.secrets,
+      );
       if status == 429 || (500..=599).contains(&status) {
         Outcome::Retry(error)
       } else {

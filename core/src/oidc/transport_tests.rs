@@ -776,3 +776,243 @@ fn production_policy_uses_the_documented_constants() {
   assert_eq!(PRODUCTION.backoff, RETRY_BACKOFF);
   assert_eq!(MAX_RESPONSE_BYTES, 1_048_576);
 }
+
+// Disguised echoes (docs/behaviour.md §4.4): a server, or a proxy in front of it, that
+// quotes a secret back altered must not get it into a message either.
+
+/// Secrets of a realistic length: 36 characters, a multiple of 3, so that the base64 of
+/// the whole value has no partial last character.
+const LONG_SECRET: &str = "cs-MLby5AU4BmVxtUsYCPa6MysEvDL97pwdU";
+const LONG_REFRESH: &str = "rt-yRqBWKFQO3uBWGjY4Mzy6GGVC3RorQj32";
+
+fn long_request() -> CreateTokenRequest {
+  CreateTokenRequest {
+    client_id: Secret::new(CLIENT_ID),
+    client_secret: Secret::new(LONG_SECRET),
+    refresh_token: Secret::new(LONG_REFRESH),
+  }
+}
+
+/// The message of a refresh the server answers with `reply`.
+fn refused_with(reply: Reply) -> String {
+  let server = serve(vec![reply]);
+  send_create_token(&server.endpoint(), &long_request(), &no_env(), &FAST)
+    .unwrap_err()
+    .to_string()
+}
+
+fn answer_400(body: Value) -> String {
+  refused_with(json("400 Bad Request", &body.to_string()))
+}
+
+/// Base64 written independently of the code under test, padded.
+fn base64(bytes: &[u8], alphabet: &[u8; 64]) -> String {
+  let mut out = String::new();
+  for group in bytes.chunks(3) {
+    let n = group
+      .iter()
+      .enumerate()
+      .fold(0u32, |n, (i, b)| n | u32::from(*b) << (16 - 8 * i));
+    for i in 0..=group.len() {
+      out.push(char::from(alphabet[(n >> (18 - 6 * i) & 63) as usize]));
+    }
+    for _ in group.len()..3 {
+      out.push('=');
+    }
+  }
+  out
+}
+
+const STD: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+const URL: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+
+fn percent_all(s: &str) -> String {
+  s.bytes().map(|b| format!("%{b:02X}")).collect()
+}
+
+/// No trace of `secret` in `shown`: no run of 12 characters, in any case, of the secret or
+/// of its percent-encoding, base64 (both alphabets, three alignments) or hex; and no
+/// character that hides text or breaks a line.
+fn assert_no_trace(shown: &str, secret: &str) {
+  let lower = shown.to_lowercase();
+  let mut forms = vec![secret.to_string(), percent_all(secret), hex::encode(secret)];
+  for alphabet in [STD, URL] {
+    for lead in ["", "k", "kk"] {
+      let encoded = base64(format!("{lead}{secret}").as_bytes(), alphabet);
+      // Only the characters that depend on the secret alone.
+      let skip = [0, 2, 3][lead.len()];
+      let full = (lead.len() + secret.len()) * 8 / 6;
+      forms.push(encoded[skip..full].to_string());
+    }
+  }
+  for form in &forms {
+    let form: Vec<char> = form.to_lowercase().chars().collect();
+    for run in form.windows(12) {
+      let run: String = run.iter().collect();
+      assert!(!lower.contains(&run), "{run:?} of {secret} in {shown:?}");
+    }
+  }
+  for c in [
+    '\u{202E}', '\u{2028}', '\u{2029}', '\u{200B}', '\u{AD}', '\n', '\r',
+  ] {
+    assert!(!shown.contains(c), "{c:?} in {shown:?}");
+  }
+}
+
+fn assert_clean(shown: &str) {
+  assert_no_trace(shown, LONG_SECRET);
+  assert_no_trace(shown, LONG_REFRESH);
+}
+
+#[test]
+fn a_percent_encoded_secret_is_masked_whole_or_partial() {
+  let partial = format!(
+    "{}{}{}",
+    &LONG_SECRET[..10],
+    percent_all(&LONG_SECRET[10..20]).to_lowercase(),
+    &LONG_SECRET[20..]
+  );
+  for encoded in [percent_all(LONG_SECRET), partial] {
+    let shown = answer_400(serde_json::json!({
+      "error": "invalid_grant",
+      "error_description": format!("bad {encoded} given"),
+    }));
+    assert_eq!(
+      shown, "(invalid_grant, HTTP 400: bad *** given)",
+      "{encoded}"
+    );
+    assert_clean(&shown);
+  }
+}
+
+#[test]
+fn a_base64_secret_is_masked_in_either_alphabet_at_any_alignment() {
+  let std = base64(LONG_SECRET.as_bytes(), STD);
+  let url = base64(LONG_REFRESH.as_bytes(), URL);
+  // MIME wraps base64 in lines.
+  let wrapped: String = std
+    .chars()
+    .enumerate()
+    .flat_map(|(i, c)| {
+      (i > 0 && i % 16 == 0)
+        .then_some("\r\n")
+        .into_iter()
+        .flat_map(str::chars)
+        .chain([c])
+    })
+    .collect();
+  for text in [std.clone(), url.trim_end_matches('=').to_string(), wrapped] {
+    let shown = answer_400(serde_json::json!({"error": "e", "error_description": text}));
+    assert_eq!(shown, "(e, HTTP 400: ***)", "{text}");
+    assert_clean(&shown);
+  }
+  // Inside a longer encoded value the secret starts one or two bytes into a group: only
+  // the characters that also hold bits of the neighbours (and the padding) stay.
+  for (lead, skip) in [("k", 2), ("kk", 3)] {
+    let encoded = base64(format!("{lead}{LONG_SECRET}").as_bytes(), STD);
+    let full = (lead.len() + LONG_SECRET.len()) * 8 / 6;
+    let shown = answer_400(serde_json::json!({"error": "e", "error_description": encoded}));
+    assert_eq!(
+      shown,
+      format!("(e, HTTP 400: {}***{})", &encoded[..skip], &encoded[full..])
+    );
+    assert_clean(&shown);
+  }
+}
+
+#[test]
+fn a_secret_in_another_case_is_masked() {
+  for text in [LONG_SECRET.to_uppercase(), LONG_REFRESH.to_lowercase()] {
+    let shown =
+      answer_400(serde_json::json!({"error": "e", "error_description": format!("x {text} y")}));
+    assert_eq!(shown, "(e, HTTP 400: x *** y)");
+    assert_clean(&shown);
+  }
+  // A secret shorter than 12 characters is masked whole, in any case.
+  let shown = answer_400(serde_json::json!({"error": CLIENT_ID.to_uppercase()}));
+  assert_eq!(shown, "(***, HTTP 400)");
+}
+
+#[test]
+fn a_secret_with_invisible_or_line_breaking_characters_inside_is_one_mask() {
+  for inside in [
+    "\u{200B}", "\u{AD}", "\u{202E}", "\u{2028}", "\n", "\r\n", " ", "\u{0}",
+  ] {
+    let text = format!("x {}{inside}{} y", &LONG_SECRET[..18], &LONG_SECRET[18..]);
+    let shown = answer_400(serde_json::json!({"error": "e", "error_description": text}));
+    assert_eq!(shown, "(e, HTTP 400: x *** y)", "{inside:?}");
+    assert_clean(&shown);
+  }
+}
+
+#[test]
+fn format_characters_are_dropped_and_separators_become_spaces() {
+  let shown = answer_400(serde_json::json!({
+    "error": "e\u{202E}rr\u{200B}",
+    "error_description": "a\u{202E}b\u{2028}c\u{2029}d\u{AD}e\u{FEFF}\u{2066}f\u{7}g",
+  }));
+  assert_eq!(shown, "(err, HTTP 400: ab c def g)");
+  assert_clean(&shown);
+}
+
+#[test]
+fn a_secret_split_across_error_and_description_is_masked_in_both() {
+  let shown = answer_400(serde_json::json!({
+    "error": format!("invalid_{}", &LONG_SECRET[..6]),
+    "error_description": format!("{} is wrong", &LONG_SECRET[6..]),
+  }));
+  assert_eq!(shown, "(invalid_***, HTTP 400: *** is wrong)");
+  assert_clean(&shown);
+  // The other way round: the end of the secret first.
+  let shown = answer_400(serde_json::json!({
+    "error": &LONG_REFRESH[30..],
+    "error_description": format!("x {}", &LONG_REFRESH[..30]),
+  }));
+  assert_eq!(shown, "(***, HTTP 400: x ***)");
+  assert_clean(&shown);
+}
+
+#[test]
+fn twelve_characters_of_a_secret_are_masked_and_eleven_are_not() {
+  for part in [
+    &LONG_SECRET[..24],
+    &LONG_SECRET[10..22],
+    &LONG_REFRESH[24..],
+  ] {
+    let shown =
+      answer_400(serde_json::json!({"error": "e", "error_description": format!("[{part}]")}));
+    assert_eq!(shown, "(e, HTTP 400: [***])", "{part}");
+    assert_clean(&shown);
+  }
+  // The rule's edge: 11 characters are ordinary text.
+  let shown =
+    answer_400(serde_json::json!({"error": "e", "error_description": &LONG_SECRET[3..14]}));
+  assert_eq!(shown, format!("(e, HTTP 400: {})", &LONG_SECRET[3..14]));
+}
+
+#[test]
+fn a_disguised_secret_in_the_error_type_header_is_masked() {
+  let header = format!("Denied{}:{}", LONG_SECRET.to_uppercase(), LONG_REFRESH);
+  let shown = refused_with(http("403 Forbidden", &[("x-amzn-ErrorType", &header)], b""));
+  assert_eq!(shown, "(Denied***, HTTP 403)");
+  assert_clean(&shown);
+}
+
+#[test]
+fn ordinary_server_text_is_left_as_it_is() {
+  let text = "Invalid refresh token provided (request 1f0c9a2e-77b3-4c1d-9e55-0123456789ab)";
+  let shown = answer_400(serde_json::json!({"error": "invalid_grant", "error_description": text}));
+  assert_eq!(shown, format!("(invalid_grant, HTTP 400: {text})"));
+}
+
+#[test]
+fn the_cut_comes_after_masking() {
+  // A secret straddling the 200-character cut is masked, not cut into a shown prefix.
+  let text = format!("{}{}{}", "x".repeat(190), LONG_SECRET, "y".repeat(50));
+  let shown = answer_400(serde_json::json!({"error": "e", "error_description": text}));
+  assert_eq!(
+    shown,
+    format!("(e, HTTP 400: {}***{}...)", "x".repeat(190), "y".repeat(7))
+  );
+  assert_clean(&shown);
+}
