@@ -49,11 +49,54 @@ export interface TokenIdentity {
   expiration?: Date
 }
 
+/**
+ * The init of v3's own `fromSso` (`@aws-sdk/token-providers`), as far as it applies here;
+ * docs/notes-v3-cli.md says what each key does.
+ */
 export interface FromSsoInit {
+  /** Profile to load, read at each call; default `AWS_PROFILE` if non-empty, else `'default'`. */
   profile?: string
+  /**
+   * The config file to read instead of `AWS_CONFIG_FILE` / `~/.aws/config` (a non-empty
+   * path, taken as written: no `~` expansion). The token cache stays in `~/.aws/sso/cache`.
+   */
+  configFilepath?: string
+  /**
+   * v3's shared credentials file. Accepted so one init can serve several v3 providers, and
+   * not read: SSO settings come from the config file only, as in v2.
+   */
+  filepath?: string
+  /**
+   * `true`: read the config and the cache file on every call (a new login or a config edit
+   * is seen at once). Otherwise a token more than `SSOTokenProvider.expiryWindow` from
+   * expiry is served from memory. A network refresh happens only when one is due either way.
+   */
+  ignoreCache?: boolean
+  /** Gets one `debug` line per call, as v3's fromSso logs; nothing else is logged. */
+  logger?: { debug?: (...content: any[]) => void }
+  /**
+   * Accepted and not used: v3 configures the SSO OIDC client with it; our CreateToken call
+   * reads `AWS_ENDPOINT_URL_SSO_OIDC`, `HTTPS_PROXY`, `NO_PROXY` and `AWS_CA_BUNDLE`.
+   */
+  clientConfig?: unknown
+  /** Accepted and not used, as `clientConfig`. */
+  parentClientConfig?: unknown
 }
 
-/** An SDK v3 token provider backed by the same engine: `new Client({ token: fromSso() })`. */
+/**
+ * What a `fromSso` provider rejects with: the usual error plus v3's `tryNextLink`, true
+ * only when the profile is not an SSO profile (no `sso_session`), so that a v3 `chain()`
+ * goes on to its next provider then and stops on every error the user must act on.
+ */
+export interface FromSsoFailure extends SSOTokenProviderFailure {
+  tryNextLink: boolean
+}
+
+/**
+ * An SDK v3 token provider backed by the same engine: `new Client({ token: fromSso() })`,
+ * or `chain(fromSso(), other)`. Rejects with a {@link FromSsoFailure}; throws a
+ * `TypeError` at once for a `configFilepath` that is not a non-empty string.
+ */
 export declare function fromSso(init?: FromSsoInit): () => Promise<TokenIdentity>
 
 /** `'SSOTokenProviderFailure'`, the `code` and `name` of every error. */

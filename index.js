@@ -6,7 +6,7 @@
 // on a later tick.
 
 const { inspect } = require('node:util')
-const { ERROR_CODE, failure, load, profileName, seconds } = require('./lib/native.js')
+const { ERROR_CODE, failure, load, loadPromise, profileName, seconds } = require('./lib/native.js')
 
 const noop = () => {}
 
@@ -179,15 +179,61 @@ function apply(state, result) {
   return null
 }
 
-// The SDK v3 token-provider shape: `token` option of any v3 client.
+// The SDK v3 token-provider shape: `token` option of any v3 client, alone or in a v3
+// `chain()`. The init keys are those of v3's own fromSso (@aws-sdk/token-providers); see
+// docs/notes-v3-cli.md for what each one does here.
 function fromSso(init) {
-  const profile = init && init.profile
-  let provider
-  return async function ssoTokenProvider() {
-    if (!provider) provider = new SSOTokenProvider({ profile })
-    await provider.getPromise()
-    return { token: provider.token, expiration: provider.expireTime }
+  init = init || {}
+  const { configFilepath, ignoreCache, logger } = init
+  if (configFilepath !== undefined && (typeof configFilepath !== 'string' || configFilepath === '')) {
+    // An empty path would read as "unset" in Rust and fall back to AWS_CONFIG_FILE or ~/.aws/config.
+    throw new TypeError('The "configFilepath" option must be a non-empty string')
   }
+  // v3's configFilepath is the config file, which we read as AWS_CONFIG_FILE; v3's
+  // `filepath` is the credentials file, which we never read.
+  const env = configFilepath === undefined ? undefined : { AWS_CONFIG_FILE: configFilepath }
+  let held = null
+  let pending = null
+  return async function ssoTokenProvider() {
+    // v3's fromSso logs this one line per call and nothing else; we do the same.
+    if (logger && typeof logger.debug === 'function') logger.debug('sso-token-provider - fromSso')
+    // Per call, as v3's getProfileName: a changed AWS_PROFILE is seen by the next call.
+    const profile = profileName(init.profile)
+    const expiryWindow = SSOTokenProvider.expiryWindow
+    if (!ignoreCache && held && held.profile === profile) {
+      if (held.expiresAt - Date.now() > seconds(expiryWindow) * 1000) return identity(held)
+    }
+    // ignoreCache means "read the files now": such a call does not take a load that began
+    // before it, whose reads may predate a login or a config edit the caller waits for.
+    let run = !ignoreCache && pending && pending.profile === profile ? pending : null
+    if (!run) {
+      run = { profile, promise: loadPromise(profile, expiryWindow, 0, false, false, env) }
+      if (!ignoreCache) pending = run
+      run.promise.then(() => {
+        if (pending === run) pending = null
+      })
+    }
+    const result = await run.promise
+    if (!result.ok) throw v3Failure(result.message, profile)
+    held = { profile, token: result.token, expiresAt: result.expiresAt }
+    return identity(held)
+  }
+}
+
+function identity(held) {
+  return { token: held.token, expiration: new Date(held.expiresAt) }
+}
+
+// v3's chain() goes on to the next provider only when an error says `tryNextLink: true`.
+// v3's own fromSso says so for one case alone: a profile without `sso_session`, i.e. not an
+// SSO profile at all. Everything else (no such profile, a broken session, no or a bad
+// cached token, a failed refresh) needs the user to act, and hiding it behind another
+// provider's token would be worse than stopping. The table is in docs/notes-v3-cli.md and
+// each row is checked against v3 itself in __test__/v3-chain.test.js.
+function v3Failure(message, profile) {
+  const err = failure(message)
+  err.tryNextLink = message === `Profile "${profile}" is missing required property "sso_session".`
+  return err
 }
 
 module.exports = { SSOTokenProvider, fromSso, ERROR_CODE }

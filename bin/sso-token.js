@@ -19,6 +19,35 @@ Shows the cached AWS SSO token of a profile: session, start URL, expiry, seconds
 
 Exit codes: 0 token available, 1 no usable token or another failure, 2 usage error.`
 
+// What a terminal would act on or show out of place if printed raw: C0 (LF too: only our
+// own line ends may start a line), DEL, C1, the bidi embeddings, overrides and isolates,
+// and the Unicode line and paragraph separators. The values come from files, argv, HOME
+// and the SSO OIDC server, so an OSC-8 link, a CR or an erase-line in one of them could
+// forge the lines around it.
+const UNSAFE = /[\u0000-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g
+const SHORT = { '\t': '\\t', '\n': '\\n', '\r': '\\r' }
+
+/** `value` for a text line: each unsafe character as `\x1b`, `\r`, `\u{202e}`. */
+function printable(value) {
+  return String(value).replace(UNSAFE, (c) => {
+    const code = c.charCodeAt(0)
+    if (SHORT[c]) return SHORT[c]
+    return code <= 0xff ? `\\x${code.toString(16).padStart(2, '0')}` : `\\u{${code.toString(16)}}`
+  })
+}
+
+// JSON.stringify escapes C0 but leaves DEL, C1, bidi controls and U+2028/U+2029 raw, and
+// many log viewers and terminals act on those. Outside strings JSON text is ASCII, so every
+// match is inside a string, where `\uXXXX` is the same character to any JSON reader.
+const UNSAFE_IN_JSON = /[\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g
+
+function toJson(value, indent) {
+  return JSON.stringify(value, null, indent).replace(
+    UNSAFE_IN_JSON,
+    (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`,
+  )
+}
+
 function parseArgs(argv) {
   const opts = { profile: undefined, refresh: false, json: false, showToken: false, help: false }
   for (let i = 0; i < argv.length; i++) {
@@ -37,7 +66,7 @@ function parseArgs(argv) {
 async function main() {
   const opts = parseArgs(process.argv.slice(2))
   if (opts.error) {
-    process.stderr.write(`sso-token: ${opts.error}\n\n${USAGE}\n`)
+    process.stderr.write(`sso-token: ${printable(opts.error)}\n\n${USAGE}\n`)
     return 2
   }
   if (opts.help) {
@@ -49,11 +78,9 @@ async function main() {
   if (!result.ok) {
     const err = failure(result.message)
     if (opts.json) {
-      process.stdout.write(
-        `${JSON.stringify({ profile, error: { code: err.code, message: err.message } })}\n`,
-      )
+      process.stdout.write(`${toJson({ profile, error: { code: err.code, message: err.message } })}\n`)
     }
-    process.stderr.write(`sso-token: ${err.message}\n`)
+    process.stderr.write(`sso-token: ${printable(err.message)}\n`)
     return 1
   }
   const expiresAt = new Date(result.expiresAt)
@@ -72,7 +99,7 @@ async function main() {
   }
   if (opts.showToken) report.token = result.token
   if (opts.json) {
-    process.stdout.write(`${JSON.stringify(report, null, 2)}\n`)
+    process.stdout.write(`${toJson(report, 2)}\n`)
     return 0
   }
   const lines = [
@@ -87,7 +114,7 @@ async function main() {
   if (report.refreshNote) lines.push(['refresh note', report.refreshNote])
   if (report.writeError) lines.push(['write error', `${report.writeError} (token kept in memory only)`])
   if (opts.showToken) lines.push(['token', report.token])
-  for (const [k, v] of lines) process.stdout.write(`${`${k}:`.padEnd(14)}${v}\n`)
+  for (const [k, v] of lines) process.stdout.write(`${`${k}:`.padEnd(14)}${printable(v)}\n`)
   return 0
 }
 
@@ -96,7 +123,7 @@ main().then(
     process.exitCode = code
   },
   (e) => {
-    process.stderr.write(`sso-token: ${e && e.message}\n`)
+    process.stderr.write(`sso-token: ${printable(e && e.message)}\n`)
     process.exitCode = 1
   },
 )

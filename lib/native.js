@@ -10,9 +10,13 @@ const { ERROR_CODE } = binding
 const ENV_NAMES = binding.envVariables()
 
 // Passed to Rust rather than read there: `process.env` differs per worker thread.
-function readEnv() {
+// `overrides` (fromSso's configFilepath) win over process.env for the names they hold.
+function readEnv(overrides) {
   const values = new Array(ENV_NAMES.length)
-  for (let i = 0; i < ENV_NAMES.length; i++) values[i] = process.env[ENV_NAMES[i]]
+  for (let i = 0; i < ENV_NAMES.length; i++) {
+    const name = ENV_NAMES[i]
+    values[i] = overrides && Object.hasOwn(overrides, name) ? overrides[name] : process.env[name]
+  }
   return values
 }
 
@@ -52,16 +56,17 @@ const bug = (e) => failed(binding.internalErrorMessage(String((e && e.message) |
 /**
  * One load of `profile`. `onResult` is called exactly once, on a later microtask, with the
  * binding's result object: `{ ok: true, token, expiresAt, cachePath, detail? }` or
- * `{ ok: false, message }`. `detail` asks for what the sso-token command prints.
+ * `{ ok: false, message }`. `detail` asks for what the sso-token command prints. `env`
+ * optionally replaces some of the environment variables the load reads.
  */
-function load(profile, expiryWindow, advisoryWindow, force, detail, onResult) {
+function load(profile, expiryWindow, advisoryWindow, force, detail, onResult, env) {
   if (typeof profile !== 'string') {
     queueMicrotask(() => onResult(failed('The "profile" option must be a string')))
     return
   }
-  let env
+  let values
   try {
-    env = readEnv()
+    values = readEnv(env)
   } catch (e) {
     queueMicrotask(() =>
       onResult(failed(`The environment could not be read: ${String((e && e.message) || e)}`)),
@@ -70,7 +75,7 @@ function load(profile, expiryWindow, advisoryWindow, force, detail, onResult) {
   }
   let pending
   try {
-    pending = binding.load(profile, env, seconds(expiryWindow), seconds(advisoryWindow), force, detail)
+    pending = binding.load(profile, values, seconds(expiryWindow), seconds(advisoryWindow), force, detail)
   } catch (e) {
     queueMicrotask(() => onResult(bug(e)))
     return
@@ -79,8 +84,8 @@ function load(profile, expiryWindow, advisoryWindow, force, detail, onResult) {
 }
 
 /** `load` as a promise that never rejects. */
-function loadPromise(profile, expiryWindow, advisoryWindow, force, detail) {
-  return new Promise((resolve) => load(profile, expiryWindow, advisoryWindow, force, detail, resolve))
+function loadPromise(profile, expiryWindow, advisoryWindow, force, detail, env) {
+  return new Promise((resolve) => load(profile, expiryWindow, advisoryWindow, force, detail, resolve, env))
 }
 
 module.exports = { ERROR_CODE, failure, load, loadPromise, profileName, seconds }
