@@ -10,6 +10,10 @@ const { ERROR_CODE, failure, load, loadPromise, profileName, seconds } = require
 
 const noop = () => {}
 
+// fromSso's configFilepath reaches its provider's loads as AWS_CONFIG_FILE through this
+// constructor option, which is not part of the v2 API.
+const kEnv = Symbol('environment overrides')
+
 // Each instance's state lives in one object reached through this non-enumerable key, not
 // in #private fields: a frozen instance, a sealed subclass instance and a Proxy of an
 // instance all keep working, as they do with v2's plain properties.
@@ -64,6 +68,7 @@ class SSOTokenProvider {
       expireTime: null,
       expired: true,
       expiryWindow: undefined,
+      env: options[kEnv],
       // Callers waiting on the load under way; v2 coalesces per instance.
       waiters: [],
     }
@@ -155,12 +160,13 @@ function join(provider, state, waiter) {
   // A throwing getter reads as unusable: the load then says which setting is wrong.
   const profile = readOr(() => provider.profile, undefined)
   const expiryWindow = readOr(() => provider.expiryWindow, NaN)
-  load(profile, expiryWindow, 0, false, false, (result) => {
+  const done = (result) => {
     const waiters = state.waiters
     state.waiters = []
     const err = apply(state, result)
     for (const w of waiters) w(err)
-  })
+  }
+  load(profile, expiryWindow, 0, false, false, done, state.env)
 }
 
 function readOr(read, fallback) {
@@ -180,8 +186,9 @@ function apply(state, result) {
 }
 
 // The SDK v3 token-provider shape: `token` option of any v3 client, alone or in a v3
-// `chain()`. The init keys are those of v3's own fromSso (@aws-sdk/token-providers); see
-// docs/notes-v3-cli.md for what each one does here.
+// `chain()`. The init keys are those of v3's own fromSso (@aws-sdk/token-providers); the
+// README says what each one does here. Tokens come from one SSOTokenProvider per profile
+// name, so the freshness rule and the refresh are the class's.
 function fromSso(init) {
   init = init || {}
   const { configFilepath, ignoreCache, logger } = init
@@ -192,47 +199,40 @@ function fromSso(init) {
   // v3's configFilepath is the config file, which we read as AWS_CONFIG_FILE; v3's
   // `filepath` is the credentials file, which we never read.
   const env = configFilepath === undefined ? undefined : { AWS_CONFIG_FILE: configFilepath }
-  let held = null
-  let pending = null
+  const providers = new Map()
   return async function ssoTokenProvider() {
     // v3's fromSso logs this one line per call and nothing else; we do the same.
     if (logger && typeof logger.debug === 'function') logger.debug('sso-token-provider - fromSso')
     // Per call, as v3's getProfileName: a changed AWS_PROFILE is seen by the next call.
     const profile = profileName(init.profile)
-    const expiryWindow = SSOTokenProvider.expiryWindow
-    if (!ignoreCache && held && held.profile === profile) {
-      if (held.expiresAt - Date.now() > seconds(expiryWindow) * 1000) return identity(held)
+    if (ignoreCache) {
+      // Read the files now, sharing no load that began before this call.
+      const result = await loadPromise(profile, SSOTokenProvider.expiryWindow, 0, false, false, env)
+      if (!result.ok) throw v3Failure(failure(result.message), profile)
+      return { token: result.token, expiration: new Date(result.expiresAt) }
     }
-    // ignoreCache means "read the files now": such a call does not take a load that began
-    // before it, whose reads may predate a login or a config edit the caller waits for.
-    let run = !ignoreCache && pending && pending.profile === profile ? pending : null
-    if (!run) {
-      run = { profile, promise: loadPromise(profile, expiryWindow, 0, false, false, env) }
-      if (!ignoreCache) pending = run
-      run.promise.then(() => {
-        if (pending === run) pending = null
-      })
+    let provider = providers.get(profile)
+    if (!provider) {
+      provider = new SSOTokenProvider({ profile, callback: noop, [kEnv]: env })
+      providers.set(profile, provider)
     }
-    const result = await run.promise
-    if (!result.ok) throw v3Failure(result.message, profile)
-    held = { profile, token: result.token, expiresAt: result.expiresAt }
-    return identity(held)
+    try {
+      await provider.getPromise()
+    } catch (err) {
+      throw v3Failure(err, profile)
+    }
+    return { token: provider.token, expiration: provider.expireTime }
   }
-}
-
-function identity(held) {
-  return { token: held.token, expiration: new Date(held.expiresAt) }
 }
 
 // v3's chain() goes on to the next provider only when an error says `tryNextLink: true`.
 // v3's own fromSso says so for one case alone: a profile without `sso_session`, i.e. not an
 // SSO profile at all. Everything else (no such profile, a broken session, no or a bad
 // cached token, a failed refresh) needs the user to act, and hiding it behind another
-// provider's token would be worse than stopping. The table is in docs/notes-v3-cli.md and
-// each row is checked against v3 itself in __test__/v3-chain.test.js.
-function v3Failure(message, profile) {
-  const err = failure(message)
-  err.tryNextLink = message === `Profile "${profile}" is missing required property "sso_session".`
+// provider's token would be worse than stopping. Each case is checked against v3 itself in
+// __test__/v3-chain.test.js.
+function v3Failure(err, profile) {
+  err.tryNextLink = err.message === `Profile "${profile}" is missing required property "sso_session".`
   return err
 }
 
