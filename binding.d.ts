@@ -45,6 +45,28 @@ export interface LoadResult {
   /** Milliseconds since the epoch. */
   expiresAt?: number
   cachePath?: string
+  /** The config file the load read. */
+  configPath?: string
   /** What the `sso-token` command reports; only when asked for. */
   detail?: LoadDetail
+}
+
+/**
+ * Calls `callback` with every refresh's outcome, whichever load started it (one per JS
+ * realm: each worker thread that loads the addon registers its own).
+ */
+export declare function onRefreshed(callback: (arg: RefreshEvent) => void): void
+
+/** At most one refresh attempt per cache file in this many seconds. */
+export declare const REFRESH_THROTTLE_SECONDS: number
+
+/** How a refresh of a cache file ended, for the JS layer's instances that hold its token. */
+export interface RefreshEvent {
+  cachePath: string
+  /** The new token, when the refresh produced one. */
+  token?: string
+  /** Its expiry, in milliseconds since the epoch. */
+  expiresAt?: number
+  /** Why it failed, when it did. */
+  cause?: string
 }

@@ -839,3 +839,5 @@ module.exports.envVariables = nativeBinding.envVariables
 module.exports.ERROR_CODE = nativeBinding.ERROR_CODE
 module.exports.internalErrorMessage = nativeBinding.internalErrorMessage
 module.exports.load = nativeBinding.load
+module.exports.onRefreshed = nativeBinding.onRefreshed
+module.exports.REFRESH_THROTTLE_SECONDS = nativeBinding.REFRESH_THROTTLE_SECONDS

@@ -19,6 +19,11 @@ export interface SSOTokenProviderFailure extends Error {
 export declare class SSOTokenProvider {
   /** Seconds before `expireTime` at which the token is refreshed; 300 (five minutes). */
   static expiryWindow: number
+  /**
+   * Seconds before `expireTime` from which a call is answered at once and the token is
+   * refreshed in the background; 900 (fifteen minutes). 0 turns that off.
+   */
+  static advisoryWindow: number
 
   constructor(options?: SSOTokenProviderOptions)
 
@@ -32,6 +37,8 @@ export declare class SSOTokenProvider {
   profile: string
   /** Per-instance expiry window in seconds; defaults to `SSOTokenProvider.expiryWindow`. */
   expiryWindow: number
+  /** Per-instance advisory window in seconds; defaults to `SSOTokenProvider.advisoryWindow`. */
+  advisoryWindow: number
 
   /** True when the token is missing, expired, or within `expiryWindow` of expiring. */
   needsRefresh(): boolean

@@ -6,7 +6,16 @@
 // on a later tick.
 
 const { inspect } = require('node:util')
-const { ERROR_CODE, failure, load, loadPromise, profileName, seconds } = require('./lib/native.js')
+const {
+  ERROR_CODE,
+  REFRESH_THROTTLE_MS,
+  failure,
+  load,
+  loadPromise,
+  profileName,
+  seconds,
+} = require('./lib/native.js')
+const watch = require('./lib/watch.js')
 
 const noop = () => {}
 
@@ -37,8 +46,10 @@ function checkCallback(callback, method) {
 
 // The class-wide window settings, in seconds: `SSOTokenProvider.<name>` and
 // `SSOTokenProvider.prototype.<name>` read and write these; an instance assignment
-// shadows them for that instance only.
-const defaults = { expiryWindow: 300 }
+// shadows them for that instance only. expiryWindow is v2's (a load inside it waits for
+// the refresh); advisoryWindow is ours (inside it a call is answered at once and the token
+// is refreshed in the background).
+const defaults = { expiryWindow: 300, advisoryWindow: 900 }
 
 function windowSetting(name) {
   return {
@@ -68,10 +79,20 @@ class SSOTokenProvider {
       expireTime: null,
       expired: true,
       expiryWindow: undefined,
+      advisoryWindow: undefined,
       env: options[kEnv],
       // Callers waiting on the load under way; v2 coalesces per instance.
       waiters: [],
+      // The cache and config files whose token this is, and what lib/watch.js saw of them:
+      // `changes` counts change events, `stale` says the next get() must reload.
+      files: [],
+      watched: false,
+      changes: 0,
+      stale: false,
+      // When a refresh ahead of need was last asked for.
+      aheadAt: 0,
     }
+    state.ref = new WeakRef(state)
     Object.defineProperty(this, kState, { value: state })
     // Accessors over the state, so storing a token cannot fail on a frozen instance. Like
     // v2's hideProperties, the token never shows in console.log or JSON.stringify.
@@ -97,15 +118,18 @@ class SSOTokenProvider {
   }
 
   get(callback) {
-    stateOf(this, 'get')
+    const state = stateOf(this, 'get')
     checkCallback(callback, 'get')
-    if (this.needsRefresh()) {
+    // A file that changed on disk (a new login, a logout, another tool's refresh) is read
+    // again before its token is used: a logout must not be answered from memory.
+    if (this.needsRefresh() || state.stale) {
       this.refresh((err) => {
         if (!err) this.expired = false
         if (callback) callback(err)
       })
-    } else if (callback) {
-      callback()
+    } else {
+      refreshAheadIfDue(this, state)
+      if (callback) callback()
     }
   }
 
@@ -119,7 +143,11 @@ class SSOTokenProvider {
 
   getPromise() {
     // The warm path: a valid token in memory answers without touching Rust or the disk.
-    if (!this.needsRefresh()) return Promise.resolve()
+    const state = stateOf(this, 'getPromise')
+    if (!this.needsRefresh() && !state.stale) {
+      refreshAheadIfDue(this, state)
+      return Promise.resolve()
+    }
     return new Promise((resolve, reject) => this.get((err) => (err ? reject(err) : resolve())))
   }
 
@@ -135,12 +163,40 @@ class SSOTokenProvider {
   }
 }
 
-Object.defineProperty(SSOTokenProvider.prototype, 'expiryWindow', windowSetting('expiryWindow'))
-// v2's documented five minutes, as a static (v2's docs) and on the prototype (v2's code).
-Object.defineProperty(SSOTokenProvider, 'expiryWindow', {
-  ...windowSetting('expiryWindow'),
-  enumerable: true,
-})
+// v2's documented five minutes, as a static (v2's docs) and on the prototype (v2's code);
+// the advisory fifteen minutes (botocore's advisory refresh) the same way.
+for (const name of ['expiryWindow', 'advisoryWindow']) {
+  Object.defineProperty(SSOTokenProvider.prototype, name, windowSetting(name))
+  Object.defineProperty(SSOTokenProvider, name, { ...windowSetting(name), enumerable: true })
+}
+
+// Inside the advisory window and beyond the mandatory one, a call is answered with the
+// token in memory and one background load is asked for: the engine refreshes the file
+// (one refresh per file per process, throttled, under the cross-process lock) and hands
+// the new token to every instance holding it (lib/watch.js). Its twin is
+// `Band::Advisory` of `Window::band` in core/src/decide.rs. Asked for at most once per
+// throttle period per instance, so a failing refresh is not asked for on every call.
+function refreshAheadIfDue(provider, state) {
+  let advisory
+  try {
+    advisory = seconds(provider.advisoryWindow)
+  } catch {
+    return // a throwing setting: the next load reports it
+  }
+  const now = Date.now()
+  if (!(advisory > 0) || !state.expireTime || now + advisory * 1000 < +state.expireTime) return
+  if (now - state.aheadAt < REFRESH_THROTTLE_MS) return
+  state.aheadAt = now
+  const profile = readOr(() => provider.profile, undefined)
+  const expiryWindow = readOr(() => provider.expiryWindow, NaN)
+  const changes = state.changes
+  const done = (result) => {
+    // A failure here reaches no caller: the token in memory is still valid.
+    if (result.ok) apply(state, result, changes)
+    else watch.log('refresh ahead of %s failed: %s', profile, result.message)
+  }
+  load(profile, expiryWindow, advisory, false, false, done, state.env)
+}
 
 function accessor(state, key, enumerable) {
   return {
@@ -160,13 +216,15 @@ function join(provider, state, waiter) {
   // A throwing getter reads as unusable: the load then says which setting is wrong.
   const profile = readOr(() => provider.profile, undefined)
   const expiryWindow = readOr(() => provider.expiryWindow, NaN)
+  const advisoryWindow = readOr(() => provider.advisoryWindow, NaN)
+  const changes = state.changes
   const done = (result) => {
     const waiters = state.waiters
     state.waiters = []
-    const err = apply(state, result)
+    const err = apply(state, result, changes)
     for (const w of waiters) w(err)
   }
-  load(profile, expiryWindow, 0, false, false, done, state.env)
+  load(profile, expiryWindow, advisoryWindow, false, false, done, state.env)
 }
 
 function readOr(read, fallback) {
@@ -177,11 +235,16 @@ function readOr(read, fallback) {
   }
 }
 
-function apply(state, result) {
+// Takes a load's result into `state`. `changes` is the count of change events when the
+// load started: an event after that may be one the load's read did not see, so the state
+// stays stale and the next get() reads again.
+function apply(state, result, changes) {
   if (!result.ok) return failure(result.message)
   state.token = result.token
   state.expireTime = new Date(result.expiresAt)
   state.expired = false
+  if (state.changes === changes) state.stale = false
+  watch.hold(state, [result.cachePath, result.configPath])
   return null
 }
 
@@ -207,7 +270,14 @@ function fromSso(init) {
     const profile = profileName(init.profile)
     if (ignoreCache) {
       // Read the files now, sharing no load that began before this call.
-      const result = await loadPromise(profile, SSOTokenProvider.expiryWindow, 0, false, false, env)
+      const result = await loadPromise(
+        profile,
+        SSOTokenProvider.expiryWindow,
+        SSOTokenProvider.advisoryWindow,
+        false,
+        false,
+        env,
+      )
       if (!result.ok) throw v3Failure(failure(result.message), profile)
       return { token: result.token, expiration: new Date(result.expiresAt) }
     }

@@ -75,7 +75,17 @@ test('text output: config values, session, cache path and token are escaped, one
   assert.equal(lines.pop(), '')
   assert.deepEqual(
     lines.map((l) => l.slice(0, 14).trimEnd()),
-    ['profile:', 'session:', 'start URL:', 'region:', 'cache file:', 'expires:', 'refreshed:', 'token:'],
+    [
+      'profile:',
+      'session:',
+      'start URL:',
+      'region:',
+      'cache file:',
+      'expires:',
+      'refreshed:',
+      'changes seen:',
+      'token:',
+    ],
   )
   const field = (name) => lines.find((l) => l.startsWith(`${name}:`)).slice(14)
   assert.equal(

@@ -211,6 +211,7 @@ const JSON_KEYS = [
   'refreshed',
   'refreshNote',
   'writeError',
+  'changeDetection',
 ]
 
 test('sso-token --help: exit 0, every option and the exit codes', async (t) => {
@@ -263,6 +264,7 @@ test('sso-token --json: exactly the documented keys; the token only with --show-
         refreshed: false,
         refreshNote: null,
         writeError: null,
+        changeDetection: 'watch',
       },
     )
     assert.ok(!r.stdout.includes(doc.accessToken), 'the token is printed without --show-token')

@@ -130,6 +130,11 @@ function createTokenOk(res, fields = {}) {
   sendJson(res, 200, body)
 }
 
+/** A CreateToken refusal: 400 invalid_grant, as SSO OIDC answers a used refresh token. */
+function invalidGrantReply(req, res) {
+  sendJson(res, 400, { error: 'invalid_grant', error_description: 'Invalid refresh token provided' })
+}
+
 /** A handler answering the n-th request with replies[n] (the last one repeats). */
 function scripted(replies) {
   return (req, res, record) => {
@@ -356,6 +361,7 @@ module.exports = {
   startOidcServer,
   sendJson,
   createTokenOk,
+  invalidGrantReply,
   scripted,
   delay,
   freePort,

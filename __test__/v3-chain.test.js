@@ -1,5 +1,14 @@
 'use strict'
 
+/** Resolves once `check()` resolves true, trying every 20 ms for up to 1 s. */
+async function eventually(check) {
+  for (const start = Date.now(); Date.now() - start < 1000;) {
+    if (await check()) return
+    await new Promise((resolve) => setTimeout(resolve, 20))
+  }
+  throw new Error('not within 1 s')
+}
+
 // fromSso() as SDK v3 uses token providers: inside chain() of @smithy/property-provider,
 // which goes on to the next provider only when the error carries `tryNextLink: true`, and
 // as the `token` of a real v3 client. Every case is run against v3's own fromSso
@@ -460,20 +469,21 @@ test('fromSso({ ignoreCache: true }) re-reads the config and the cache file on e
     assert.equal((await keeping()).token, first.accessToken)
     assert.equal((await reloading()).token, first.accessToken)
 
-    // A new login writes a new token: only the re-reading provider sees it before expiry.
+    // A new login writes a new token: the re-reading provider sees it on its next call; the
+    // other one as soon as the change reaches it through its file watch.
     const second = tokenDoc(7200)
     h.writeToken(session, second)
-    assert.equal((await keeping()).token, first.accessToken)
     const seen = await reloading()
     assert.equal(seen.token, second.accessToken)
     assert.equal(seen.expiration.toISOString(), second.expiresAt)
+    await eventually(async () => (await keeping()).token === second.accessToken)
 
     // So does an edit of the config file.
     const third = tokenDoc(5400)
     h.writeToken(other, third)
     h.writeConfig(sessionConfig(other))
     assert.equal((await reloading()).token, third.accessToken)
-    assert.equal((await keeping()).token, first.accessToken)
+    await eventually(async () => (await keeping()).token === third.accessToken)
 
     // Concurrent calls each read the files; none waits on another's result.
     const all = await Promise.all([reloading(), reloading(), reloading()])

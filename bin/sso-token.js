@@ -5,7 +5,9 @@
 // Exit codes: 0 token available, 1 no usable token (log in again) or another failure,
 // 2 usage error.
 
+const path = require('node:path')
 const { loadPromise, failure, profileName } = require('../lib/native.js')
+const { detect } = require('../lib/watch.js')
 const { SSOTokenProvider } = require('../index.js')
 
 const USAGE = `Usage: sso-token [--profile NAME] [--refresh] [--json] [--show-token]
@@ -48,6 +50,15 @@ function toJson(value, indent) {
   )
 }
 
+/** `watch`, or `none (<why>)` for the first of the token's two folders that cannot be watched. */
+function changeDetection(result) {
+  for (const file of [result.cachePath, result.configPath]) {
+    const seen = detect(path.dirname(file))
+    if (seen !== 'watch') return seen
+  }
+  return 'watch'
+}
+
 function parseArgs(argv) {
   const opts = { profile: undefined, refresh: false, json: false, showToken: false, help: false }
   for (let i = 0; i < argv.length; i++) {
@@ -74,6 +85,7 @@ async function main() {
     return 0
   }
   const profile = profileName(opts.profile)
+  // No refresh ahead of need: this process ends at once, and would cut a background one short.
   const result = await loadPromise(profile, SSOTokenProvider.expiryWindow, 0, opts.refresh, true)
   if (!result.ok) {
     const err = failure(result.message)
@@ -96,6 +108,8 @@ async function main() {
     refreshed: detail.refreshed,
     refreshNote: detail.refreshNote ?? null,
     writeError: detail.writeError ?? null,
+    // Whether a running provider would see this file change (a new login, a logout).
+    changeDetection: changeDetection(result),
   }
   if (opts.showToken) report.token = result.token
   if (opts.json) {
@@ -113,6 +127,7 @@ async function main() {
   ]
   if (report.refreshNote) lines.push(['refresh note', report.refreshNote])
   if (report.writeError) lines.push(['write error', `${report.writeError} (token kept in memory only)`])
+  lines.push(['changes seen', report.changeDetection])
   if (opts.showToken) lines.push(['token', report.token])
   for (const [k, v] of lines) process.stdout.write(`${`${k}:`.padEnd(14)}${printable(v)}\n`)
   return 0

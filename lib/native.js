@@ -8,6 +8,7 @@ const binding = require('../binding.js')
 
 const { ERROR_CODE } = binding
 const ENV_NAMES = binding.envVariables()
+const REFRESH_THROTTLE_MS = binding.REFRESH_THROTTLE_SECONDS * 1000
 
 // Passed to Rust rather than read there: `process.env` differs per worker thread.
 // `overrides` (fromSso's configFilepath) win over process.env for the names they hold.
@@ -88,4 +89,4 @@ function loadPromise(profile, expiryWindow, advisoryWindow, force, detail, env) 
   return new Promise((resolve) => load(profile, expiryWindow, advisoryWindow, force, detail, resolve, env))
 }
 
-module.exports = { ERROR_CODE, failure, load, loadPromise, profileName, seconds }
+module.exports = { ERROR_CODE, REFRESH_THROTTLE_MS, failure, load, loadPromise, profileName, seconds }

@@ -8,10 +8,11 @@
 //! every error is built in one place.
 
 use napi::bindgen_prelude::*;
+use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
 use napi_derive::napi;
 use sso_token_core::engine::panic_message;
 use sso_token_core::{
-  Engine, Env as CoreEnv, Error as CoreError, LoadOptions, Loaded, Pending, Step, Window,
+  Engine, Env as CoreEnv, Error as CoreError, LoadOptions, Loaded, Pending, Refreshed, Step, Window,
 };
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
@@ -25,6 +26,8 @@ pub struct LoadResult {
   /// Milliseconds since the epoch.
   pub expires_at: Option<f64>,
   pub cache_path: Option<String>,
+  /// The config file the load read.
+  pub config_path: Option<String>,
   /// What the `sso-token` command reports; only when asked for.
   pub detail: Option<LoadDetail>,
 }
@@ -49,6 +52,7 @@ impl LoadResult {
         token: Some(l.token.expose().to_string()),
         expires_at: Some(l.expires_at.timestamp_millis() as f64),
         cache_path: Some(l.cache_path.display().to_string()),
+        config_path: Some(l.config_path.display().to_string()),
         detail: detail.then(|| LoadDetail {
           session: l.source.session_name().map(str::to_string),
           start_url: l.source.start_url().to_string(),
@@ -69,6 +73,7 @@ impl LoadResult {
       token: None,
       expires_at: None,
       cache_path: None,
+      config_path: None,
       detail: None,
     }
   }
@@ -196,6 +201,72 @@ pub fn internal_error_message(cause: String) -> String {
 /// The `code` and `name` of every error.
 #[napi]
 pub const ERROR_CODE: &str = sso_token_core::ERROR_CODE;
+
+/// At most one refresh attempt per cache file in this many seconds.
+#[napi]
+pub const REFRESH_THROTTLE_SECONDS: f64 =
+  sso_token_core::decide::REFRESH_THROTTLE.num_seconds() as f64;
+
+/// How a refresh of a cache file ended, for the JS layer's instances that hold its token.
+#[napi(object)]
+pub struct RefreshEvent {
+  pub cache_path: String,
+  /// The new token, when the refresh produced one.
+  pub token: Option<String>,
+  /// Its expiry, in milliseconds since the epoch.
+  pub expires_at: Option<f64>,
+  /// Why it failed, when it did.
+  pub cause: Option<String>,
+}
+
+/// Unref'd: a refresh ahead of need that is still running never keeps Node alive.
+type RefreshListener = ThreadsafeFunction<RefreshEvent, (), RefreshEvent, Status, false, true>;
+
+static REFRESH_LISTENERS: std::sync::Mutex<Vec<RefreshListener>> =
+  std::sync::Mutex::new(Vec::new());
+
+/// Calls `callback` with every refresh's outcome, whichever load started it (one per JS
+/// realm: each worker thread that loads the addon registers its own).
+#[napi(catch_unwind)]
+pub fn on_refreshed(callback: Function<RefreshEvent, ()>) -> Result<()> {
+  static ENGINE_LISTENER: std::sync::Once = std::sync::Once::new();
+  let listener = callback
+    .build_threadsafe_function()
+    .callee_handled::<false>()
+    .weak::<true>()
+    .build()?;
+  lock_listeners().push(listener);
+  ENGINE_LISTENER.call_once(|| {
+    Engine::global().on_refreshed(Box::new(|path, refreshed| {
+      let event = || {
+        let (token, expires_at, cause) = match refreshed {
+          Refreshed::Token { token, expires_at } => (
+            Some(token.expose().to_string()),
+            Some(expires_at.timestamp_millis() as f64),
+            None,
+          ),
+          Refreshed::Failed(cause) => (None, None, Some(cause.to_string())),
+        };
+        RefreshEvent {
+          cache_path: path.display().to_string(),
+          token,
+          expires_at,
+          cause,
+        }
+      };
+      // A realm that has gone (a worker that ended) answers Closing: forget it.
+      lock_listeners()
+        .retain(|l| l.call(event(), ThreadsafeFunctionCallMode::NonBlocking) != Status::Closing);
+    }));
+  });
+  Ok(())
+}
+
+fn lock_listeners() -> std::sync::MutexGuard<'static, Vec<RefreshListener>> {
+  REFRESH_LISTENERS
+    .lock()
+    .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
 
 #[cfg(feature = "test-hooks")]
 mod test_hooks {

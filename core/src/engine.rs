@@ -61,6 +61,8 @@ pub struct Loaded {
   pub source: TokenSource,
   /// The cache file.
   pub cache_path: PathBuf,
+  /// The config file the load read.
+  pub config_path: PathBuf,
   /// A new token came from a refresh in this load (or one it waited on, or another
   /// process's found under the lock).
   pub refreshed: bool,
@@ -83,6 +85,7 @@ pub enum Step {
 #[derive(Debug, Clone)]
 pub(crate) struct Found {
   pub(crate) profile: String,
+  pub(crate) config_path: PathBuf,
   pub(crate) source: TokenSource,
   pub(crate) path: PathBuf,
   /// Where CreateToken goes; `None` when it cannot (a legacy profile, an invalid region).
@@ -96,6 +99,7 @@ impl Found {
       expires_at,
       source: self.source.clone(),
       cache_path: self.path.clone(),
+      config_path: self.config_path.clone(),
       refreshed: false,
       refresh_note: None,
       write_error: None,
@@ -310,6 +314,24 @@ impl Default for Patience {
   }
 }
 
+/// How a refresh of one cache file ended, as told to [`Engine::on_refreshed`] listeners.
+#[derive(Debug, Clone, Copy)]
+pub enum Refreshed<'a> {
+  /// A new token for the file (ours from CreateToken, or another process's).
+  Token {
+    /// The token.
+    token: &'a Secret,
+    /// When it expires.
+    expires_at: DateTime<Utc>,
+  },
+  /// The refresh failed; loads keep the old token while it is valid.
+  Failed(&'a RefreshCause),
+}
+
+/// Hears how every refresh ends, with the cache file's path: a refresh ahead of need has
+/// no waiting load to hand its token to.
+pub type Listener = Box<dyn Fn(&Path, Refreshed<'_>) + Send + Sync>;
+
 /// The process-wide load engine.
 pub struct Engine {
   pub(crate) clock: Arc<dyn Clock>,
@@ -317,6 +339,7 @@ pub struct Engine {
   pub(crate) patience: Patience,
   files: Mutex<HashMap<PathBuf, Arc<Mutex<FileState>>>>,
   pool: Pool,
+  listeners: Mutex<Vec<Listener>>,
 }
 
 impl Engine {
@@ -337,7 +360,18 @@ impl Engine {
       patience,
       files: Mutex::default(),
       pool: Pool::default(),
+      listeners: Mutex::default(),
     })
+  }
+
+  /// Adds `listener` to those told how each refresh ends, on the refresh's thread, after
+  /// its waiters.
+  pub fn on_refreshed(&self, listener: Listener) {
+    self
+      .listeners
+      .lock()
+      .unwrap_or_else(PoisonError::into_inner)
+      .push(listener);
   }
 
   /// The one engine of this process: the system clock and CreateToken over HTTPS.
@@ -406,7 +440,8 @@ impl Engine {
   }
 
   fn find(&self, env: &Env, opts: &LoadOptions) -> Result<Local, Error> {
-    let text = config::read_config_text(env)?;
+    let config_path = env.config_file().ok_or(Error::NoHomeDir)?;
+    let text = config::read_config_text(&config_path)?;
     let resolved = config::resolve(&text, &opts.profile)?;
     let source = resolved.source;
     let home = env.home_dir().ok_or(Error::NoHomeDir)?;
@@ -431,6 +466,7 @@ impl Engine {
           (Err(e), Some((token, expires_at))) if e.is_cut_short() => {
             let found = Found {
               profile: opts.profile.clone(),
+              config_path,
               source,
               path,
               endpoint: None,
@@ -463,6 +499,7 @@ impl Engine {
     });
     let found = Found {
       profile: opts.profile.clone(),
+      config_path,
       source,
       path,
       endpoint: endpoint.and_then(Result::ok),
@@ -558,7 +595,26 @@ impl Engine {
         st.flight = None;
       }
     }
-    flight.finish(outcome);
+    flight.finish(outcome.clone());
+    let told = match &outcome {
+      Outcome::Token {
+        token, expires_at, ..
+      } => Refreshed::Token {
+        token,
+        expires_at: *expires_at,
+      },
+      Outcome::Failed { cause, .. } => Refreshed::Failed(cause),
+      Outcome::Internal(_) => return,
+    };
+    for listener in self
+      .listeners
+      .lock()
+      .unwrap_or_else(PoisonError::into_inner)
+      .iter()
+    {
+      // A listener that panics must not keep the others from hearing.
+      let _ = catch_unwind(AssertUnwindSafe(|| listener(path, told)));
+    }
   }
 }
 

@@ -23,7 +23,7 @@ pub mod secret;
 pub use chrono;
 pub use clock::{Clock, SystemClock};
 pub use decide::Window;
-pub use engine::{Engine, LoadOptions, Loaded, Patience, Pending, Step};
+pub use engine::{Engine, LoadOptions, Loaded, Patience, Pending, Refreshed, Step};
 pub use env::Env;
 pub use error::{Error, RefreshCause, ERROR_CODE};
 pub use secret::Secret;

@@ -397,3 +397,77 @@ fn a_failed_refresh_without_invalid_grant_still_takes_a_newer_token_already_ther
   let got = load(&engine(&clock, &oidc), &h, "dev").unwrap();
   assert_eq!(got.token.expose(), "their-token");
 }
+
+#[test]
+fn inside_the_advisory_band_loads_answer_at_once_and_one_refresh_runs_behind() {
+  let clock = FakeClock::new();
+  let h = home(Some(token_expiring_in(&*clock, 600)));
+  let oidc = Arc::new(FakeOidc {
+    delay_ms: 200,
+    ..FakeOidc::answering(vec![ok("new-token", 3600, Some("rt-2"))])
+  });
+  let e = engine(&clock, &oidc);
+  let (told, heard) = std::sync::mpsc::channel();
+  e.on_refreshed(Box::new(move |path, refreshed| {
+    let what = match refreshed {
+      sso_token_core::Refreshed::Token { token, .. } => token.expose().to_string(),
+      sso_token_core::Refreshed::Failed(cause) => cause.to_string(),
+    };
+    told.send((path.to_path_buf(), what)).unwrap();
+  }));
+  let opts = LoadOptions {
+    window: sso_token_core::Window::from_secs_f64(300.0, 900.0).unwrap(),
+    ..LoadOptions::new("dev")
+  };
+  let start = std::time::Instant::now();
+  for _ in 0..20 {
+    match e.load(&h.env, &opts) {
+      Step::Done(Ok(l)) => assert_eq!(l.token.expose(), "old-token"),
+      other => panic!("{other:?}"),
+    }
+  }
+  assert!(
+    start.elapsed() < std::time::Duration::from_millis(150),
+    "no load waited"
+  );
+  let (path, what) = heard
+    .recv_timeout(std::time::Duration::from_secs(5))
+    .unwrap();
+  assert_eq!((path, what.as_str()), (h.cache(), "new-token"));
+  assert_eq!(oidc.calls(), 1);
+  assert_eq!(h.file()["accessToken"], "new-token");
+  match e.load(&h.env, &opts) {
+    Step::Done(Ok(l)) => assert_eq!(l.token.expose(), "new-token"),
+    other => panic!("{other:?}"),
+  }
+}
+
+#[test]
+fn a_failing_refresh_ahead_is_heard_by_listeners_and_by_no_load() {
+  let clock = FakeClock::new();
+  let h = home(Some(token_expiring_in(&*clock, 600)));
+  let before = fs::read(h.cache()).unwrap();
+  let oidc = Arc::new(FakeOidc::answering(vec![invalid_grant()]));
+  let e = engine(&clock, &oidc);
+  let (told, heard) = std::sync::mpsc::channel();
+  e.on_refreshed(Box::new(move |_, refreshed| {
+    told
+      .send(matches!(refreshed, sso_token_core::Refreshed::Failed(_)))
+      .unwrap();
+  }));
+  let opts = LoadOptions {
+    window: sso_token_core::Window::from_secs_f64(300.0, 900.0).unwrap(),
+    ..LoadOptions::new("dev")
+  };
+  assert!(matches!(e.load(&h.env, &opts), Step::Done(Ok(_))));
+  assert!(heard
+    .recv_timeout(std::time::Duration::from_secs(5))
+    .unwrap());
+  // Throttled now: the next load in the band starts nothing and still answers.
+  match e.load(&h.env, &opts) {
+    Step::Done(Ok(l)) => assert_eq!(l.token.expose(), "old-token"),
+    other => panic!("{other:?}"),
+  }
+  assert_eq!(oidc.calls(), 1);
+  assert_eq!(fs::read(h.cache()).unwrap(), before);
+}

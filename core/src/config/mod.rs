@@ -7,10 +7,12 @@
 
 pub mod ini;
 
+#[cfg(doc)]
 use crate::env::Env;
 use crate::error::Error;
 use crate::files::{read_regular, ReadError};
 use ini::{is_js_space, Section};
+use std::path::Path;
 
 /// The largest config file read (32 MiB): a generated config of 5,000 profiles and
 /// sessions is about 1.4 MB; a path such as `/dev/zero` must not read until memory ends.
@@ -108,9 +110,10 @@ where
     .collect()
 }
 
-/// Reads the config file named by the environment. A missing file is an empty config.
-pub fn read_config_text(env: &Env) -> Result<String, Error> {
-  let path = env.config_file().ok_or(Error::NoHomeDir)?;
+/// Reads the config file at `path` (the environment's [`Env::config_file`]). A missing
+/// file is an empty config.
+pub fn read_config_text(path: &Path) -> Result<String, Error> {
+  let path = path.to_path_buf();
   let unreadable = |path, cause: String| Error::UnreadableConfig { path, cause };
   match read_regular(&path, MAX_CONFIG_FILE_BYTES) {
     Ok(bytes) => String::from_utf8(bytes).map_err(|_| unreadable(path, "not UTF-8 text".into())),
@@ -214,6 +217,7 @@ fn token_source(
 #[cfg(test)]
 mod tests {
   use super::*;
+  use crate::env::Env;
 
   const SESSION: &str =
     "[sso-session my sso]\nsso_start_url = https://d.awsapps.com/start\nsso_region = eu-west-1\n";
@@ -330,7 +334,7 @@ mod tests {
   fn missing_config_file_is_empty() {
     let dir = std::env::temp_dir().join(format!("sso-cfg-missing-{}", std::process::id()));
     let env = Env::from_pairs(&[("HOME", dir.to_str().unwrap())]);
-    let text = read_config_text(&env).unwrap();
+    let text = read_config_text(&env.config_file().unwrap()).unwrap();
     assert_eq!(
       resolve(&text, "dev").unwrap_err().to_string(),
       "Profile \"dev\" not found"
@@ -341,7 +345,9 @@ mod tests {
   fn a_directory_as_config_file_is_a_clear_error() {
     let dir = std::env::temp_dir();
     let env = Env::from_pairs(&[("AWS_CONFIG_FILE", dir.to_str().unwrap())]);
-    let msg = read_config_text(&env).unwrap_err().to_string();
+    let msg = read_config_text(&env.config_file().unwrap())
+      .unwrap_err()
+      .to_string();
     assert!(
       msg.starts_with(&format!(
         "Config file \"{}\" could not be read: ",
