@@ -50,7 +50,12 @@ function which(command) {
 /** Runs a command and returns its stdout, or null when it cannot be run or fails. */
 function tryOutput(command, args, options = {}) {
   try {
-    return execFileSync(command, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'], ...options })
+    return execFileSync(command, args, {
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'ignore'],
+      maxBuffer: 256 << 20,
+      ...options,
+    })
   } catch {
     return null
   }
