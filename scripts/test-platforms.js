@@ -2,7 +2,7 @@
 'use strict'
 
 // The prebuilt targets, checked and run here under emulation (`npm run test:platforms`; not
-// part of `npm test` or CI: it takes about 13 minutes and needs the cross-build set-up of
+// part of `npm test` or CI: it takes 7 to 13 minutes and needs the cross-build set-up of
 // README.md's "Building for other platforms" plus wine64 and qemu-user-static):
 //
 //   node scripts/test-platforms.js [--no-build] [--only floors,windows,arm64,musl]
