@@ -174,9 +174,10 @@ const BAD = [
     content: JSON.stringify(freshToken()),
     chmod: 0o000,
     skip:
-      typeof process.getuid === 'function' && process.getuid() === 0
+      (process.platform === 'win32' && 'POSIX file modes: Windows has no mode 000') ||
+      (typeof process.getuid === 'function' && process.getuid() === 0
         ? 'running as root: mode 000 does not stop reads'
-        : false,
+        : false),
     message: (p) => new RegExp('^' + escapeRegExp(`Cached token file "${p}" could not be read: `) + '.'),
   },
 ]

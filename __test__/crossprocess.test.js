@@ -10,6 +10,13 @@ const fs = require('node:fs')
 const path = require('node:path')
 const { setup, childEnv, createTokenOk, delay, runNode, lastJson, listDir } = require('./oidc-server.js')
 
+// POSIX-only checks, skipped on Windows with the reason.
+const WIN_LOCK_STAYS =
+  process.platform === 'win32' &&
+  'on Windows the empty lock file stays after a refresh (README, Platforms); this asserts it is unlinked'
+const WIN_NO_MODES =
+  process.platform === 'win32' && 'POSIX file modes and inodes: Windows has none (README, Platforms)'
+
 const WORKER = path.join(__dirname, 'workers', 'load.js')
 
 function workerEnv(s, extra = {}) {
@@ -29,7 +36,8 @@ async function until(predicate, timeoutMs, what) {
   }
 }
 
-test('12 processes refreshing one session at once make exactly one CreateToken call', async () => {
+test('12 processes refreshing one session at once make exactly one CreateToken call', async (t) => {
+  if (WIN_NO_MODES) return t.skip(WIN_NO_MODES)
   const s = await setup({
     expiresIn: 120,
     handler: async (req, res) => {
@@ -84,7 +92,8 @@ test('12 processes refreshing one session at once make exactly one CreateToken c
   }
 })
 
-test('a process waiting on the lock uses the token the holder wrote, without a request', async () => {
+test('a process waiting on the lock uses the token the holder wrote, without a request', async (t) => {
+  if (WIN_LOCK_STAYS) return t.skip(WIN_LOCK_STAYS)
   const s = await setup({
     expiresIn: 120,
     handler: async (req, res) => {
@@ -112,7 +121,8 @@ test('a process waiting on the lock uses the token the holder wrote, without a r
   }
 })
 
-test('a process killed while holding the lock does not block the next one', async () => {
+test('a process killed while holding the lock does not block the next one', async (t) => {
+  if (WIN_LOCK_STAYS) return t.skip(WIN_LOCK_STAYS)
   const s = await setup({
     expiresIn: 120,
     handler: (req, res, record) => {

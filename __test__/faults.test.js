@@ -30,6 +30,11 @@ const {
   ROOT,
 } = require('./oidc-server.js')
 
+// POSIX-only checks, skipped on Windows with the reason.
+const WIN_LOCK_STAYS =
+  process.platform === 'win32' &&
+  'on Windows the empty lock file stays after a refresh (README, Platforms); this asserts it is unlinked'
+
 const FULL = process.env.SOAK_FULL === '1'
 const CLOCK_WORKER = path.join(__dirname, 'soak-workers', 'clock-jump.js')
 const FAKETIME_LIB = [
@@ -208,7 +213,8 @@ describe('a write-back that fails serves the new token from memory [compat]', { 
 })
 
 describe('the cache file changes while CreateToken is in flight: the user’s newer word stays', () => {
-  test('deleted during the refresh (aws sso logout): load succeeds, the file is not re-created', async () => {
+  test('deleted during the refresh (aws sso logout): load succeeds, the file is not re-created', async (t) => {
+    if (WIN_LOCK_STAYS) return t.skip(WIN_LOCK_STAYS)
     let file
     const s = await setup({
       expiresIn: 120,
@@ -230,7 +236,8 @@ describe('the cache file changes while CreateToken is in flight: the user’s ne
     }
   })
 
-  test('replaced during the refresh (a new aws sso login): the replacement is left byte-identical', async () => {
+  test('replaced during the refresh (a new aws sso login): the replacement is left byte-identical', async (t) => {
+    if (WIN_LOCK_STAYS) return t.skip(WIN_LOCK_STAYS)
     let file
     const replacement = JSON.stringify(tokenDoc(8 * 3600, { accessToken: 'relogin-access-token' }), null, 2)
     const s = await setup({
@@ -258,6 +265,7 @@ describe('the cache file changes while CreateToken is in flight: the user’s ne
 })
 
 test('a lock file left behind with no holder: the refresh proceeds at once and removes it', async (t) => {
+  if (WIN_LOCK_STAYS) return t.skip(WIN_LOCK_STAYS)
   const s = await setup({
     expiresIn: 120,
     handler: (req, res) => createTokenOk(res, { accessToken: 'past-stale-lock' }),
@@ -461,7 +469,7 @@ const NETWORK_FAULTS = [
 
 describe('network faults: a still-valid token is served, an expired one is a clear error', () => {
   for (const f of NETWORK_FAULTS) {
-    test(`${f.name} (still valid: old token served)`, async (t) => {
+    test(`${f.name} (still valid: old token served)`, { skip: WIN_LOCK_STAYS }, async (t) => {
       const s = await setup({ expiresIn: 120, handler: f.handler })
       try {
         const { provider, err, threw, ms } = await construct(s.profile)

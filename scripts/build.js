@@ -1,62 +1,159 @@
 'use strict'
 
 // `npm install` hook: build the addon from source with cargo, unless a prebuilt binary for
-// this platform (the optional `sso-token-provider-linux-x64-gnu` package) already loads.
-// Plain cargo, not the napi CLI, so that installing the published package needs no
-// devDependencies: only a Rust toolchain when no prebuilt binary matches.
+// this platform (the optional `sso-token-provider-<platform>` package, e.g.
+// sso-token-provider-linux-x64-gnu) already loads. Plain cargo, not the napi CLI, so that
+// installing the published package needs no devDependencies: only a Rust toolchain when no
+// prebuilt binary matches. Works on any platform cargo can build for: the output is placed
+// under the name the generated loader (binding.js) looks for on the running platform.
+// Self-contained (it ships in the main package on its own).
 
 const { execFileSync } = require('node:child_process')
 const fs = require('node:fs')
 const path = require('node:path')
 
 const root = path.join(__dirname, '..')
-const target = path.join(root, 'sso-token-provider.linux-x64-gnu.node')
-const fromSource = fs.existsSync(path.join(root, 'Cargo.toml'))
 
-function prebuiltLoads() {
+// binding.js's musl test, in its order: /usr/bin/ldd's text, then the process report, then
+// `ldd --version`; so that the file is built under the name the loader will look for.
+function isMusl() {
+  if (process.platform !== 'linux') return false
   try {
-    require('sso-token-provider-linux-x64-gnu')
+    return fs.readFileSync('/usr/bin/ldd', 'utf-8').includes('musl')
+  } catch {
+    // no /usr/bin/ldd: go on
+  }
+  let report = null
+  if (process.report && typeof process.report.getReport === 'function') {
+    process.report.excludeNetwork = true
+    report = process.report.getReport()
+  }
+  if (report) {
+    if (report.header && report.header.glibcVersionRuntime) return false
+    if (Array.isArray(report.sharedObjects)) {
+      return report.sharedObjects.some((f) => f.includes('libc.musl-') || f.includes('ld-musl-'))
+    }
+    return false
+  }
+  try {
+    return execFileSync('ldd', ['--version'], { encoding: 'utf8' }).includes('musl')
+  } catch {
+    return false
+  }
+}
+
+/**
+ * The platform part of the file name binding.js requires on this machine (mirrors its
+ * branches), e.g. 'linux-x64-gnu', 'linux-arm64-musl', 'win32-x64-msvc', 'darwin-arm64';
+ * null where the loader has no branch.
+ */
+function localPlatform() {
+  const { platform, arch } = process
+  if (platform === 'win32') {
+    if (arch === 'x64') {
+      const vars = (process.config && process.config.variables) || {}
+      const gnu = vars.shlib_suffix === 'dll.a' || vars.node_target_type === 'shared_library'
+      return gnu ? 'win32-x64-gnu' : 'win32-x64-msvc'
+    }
+    if (arch === 'ia32' || arch === 'arm64') return `win32-${arch}-msvc`
+    return null
+  }
+  if (platform === 'darwin') return arch === 'x64' || arch === 'arm64' ? `darwin-${arch}` : null
+  if (platform === 'freebsd') return ['x64', 'arm64', 'ppc64'].includes(arch) ? `freebsd-${arch}` : null
+  if (platform === 'android') {
+    if (arch === 'arm64') return 'android-arm64'
+    if (arch === 'arm') return 'android-arm-eabi'
+    return null
+  }
+  if (platform === 'openharmony') return arch === 'arm64' ? 'openharmony-arm64' : null
+  if (platform === 'linux') {
+    const musl = isMusl()
+    if (arch === 'x64' || arch === 'arm64' || arch === 'loong64' || arch === 'riscv64') {
+      return `linux-${arch}-${musl ? 'musl' : 'gnu'}`
+    }
+    if (arch === 'arm') return musl ? 'linux-arm-musleabihf' : 'linux-arm-gnueabihf'
+    if (arch === 'ppc64' || arch === 's390x') return `linux-${arch}-gnu`
+    return null
+  }
+  return null
+}
+
+/** What cargo names a cdylib on the host OS. */
+function cargoOutputName() {
+  if (process.platform === 'win32') return 'sso_token_provider.dll'
+  if (process.platform === 'darwin') return 'libsso_token_provider.dylib'
+  return 'libsso_token_provider.so'
+}
+
+function prebuiltLoads(platform) {
+  try {
+    require(`sso-token-provider-${platform}`)
     return true
   } catch {
     return false
   }
 }
 
-// The output is named for linux-x64-gnu, the one target the loader looks for here; a build
-// on musl or another platform would be written under a name nothing loads.
-const glibc = process.platform === 'linux' && Boolean(process.report.getReport().header.glibcVersionRuntime)
-if (process.arch !== 'x64' || !glibc) {
-  console.error('sso-token-provider: only linux-x64-gnu (glibc) is supported for now')
-  process.exit(1)
-}
-if (
-  !fromSource ||
-  (process.env.SSO_TOKEN_PROVIDER_FORCE_BUILD !== '1' &&
-    !fs.existsSync(path.join(root, '.git')) &&
-    prebuiltLoads())
-) {
-  process.exit(0)
+function main() {
+  const fromSource = fs.existsSync(path.join(root, 'Cargo.toml'))
+  const platform = localPlatform()
+  if (!platform) {
+    console.error(
+      `sso-token-provider: ${process.platform}-${process.arch} is not a platform the loader (binding.js) knows`,
+    )
+    process.exit(1)
+  }
+  if (
+    !fromSource ||
+    (process.env.SSO_TOKEN_PROVIDER_FORCE_BUILD !== '1' &&
+      !fs.existsSync(path.join(root, '.git')) &&
+      prebuiltLoads(platform))
+  ) {
+    process.exit(0)
+  }
+
+  const target = path.join(root, `sso-token-provider.${platform}.node`)
+  const env = { ...process.env }
+  // napi-rs's musl builds: a .so linked against musl's libc.so, since a statically linked C
+  // runtime cannot be loaded into node (rustup's musl toolchains link statically by default).
+  if (platform.includes('musl')) {
+    env.RUSTFLAGS = [process.env.RUSTFLAGS, '-C target-feature=-crt-static'].filter(Boolean).join(' ')
+  }
+
+  console.error(
+    `sso-token-provider: building the native addon from source (cargo build --release) for ${platform}`,
+  )
+  try {
+    execFileSync('cargo', ['build', '--release', '--locked', '-p', 'sso-token-provider'], {
+      cwd: root,
+      stdio: 'inherit',
+      env,
+    })
+  } catch {
+    console.error(
+      'sso-token-provider: cargo build failed. A source build needs a Rust toolchain (rustup.rs) and a C linker.',
+    )
+    process.exit(1)
+  }
+  // cargo puts its output under CARGO_TARGET_DIR when set (relative to the package root).
+  const targetDir = process.env.CARGO_TARGET_DIR
+    ? path.resolve(root, process.env.CARGO_TARGET_DIR)
+    : path.join(root, 'target')
+  const built = path.join(targetDir, 'release', cargoOutputName())
+  // Copy then rename: a running process may have the old binary mapped; overwriting it in
+  // place would corrupt that process. (On Windows the rename fails while a process has the
+  // old file loaded: stop it and run `npm rebuild sso-token-provider`.)
+  const tmp = `${target}.${process.pid}.tmp`
+  fs.copyFileSync(built, tmp)
+  try {
+    fs.renameSync(tmp, target)
+  } catch (e) {
+    fs.rmSync(tmp, { force: true })
+    console.error(`sso-token-provider: cannot replace ${target} (${e.code}): is a process using it?`)
+    process.exit(1)
+  }
 }
 
-console.error('sso-token-provider: building the native addon from source (cargo build --release)')
-try {
-  execFileSync('cargo', ['build', '--release', '--locked', '-p', 'sso-token-provider'], {
-    cwd: root,
-    stdio: 'inherit',
-  })
-} catch (e) {
-  console.error(
-    'sso-token-provider: cargo build failed. A source build needs a Rust toolchain (rustup.rs) and a C linker.',
-  )
-  process.exit(1)
-}
-// cargo puts its output under CARGO_TARGET_DIR when set (relative to the package root).
-const targetDir = process.env.CARGO_TARGET_DIR
-  ? path.resolve(root, process.env.CARGO_TARGET_DIR)
-  : path.join(root, 'target')
-const built = path.join(targetDir, 'release', 'libsso_token_provider.so')
-// Copy then rename: a running process may have the old binary mapped; overwriting it in
-// place would corrupt that process.
-const tmp = `${target}.${process.pid}.tmp`
-fs.copyFileSync(built, tmp)
-fs.renameSync(tmp, target)
+if (require.main === module) main()
+
+module.exports = { localPlatform, isMusl, cargoOutputName }

@@ -3,38 +3,105 @@
 
 // Release packing, the way napi-rs packages ship: one tarball per platform holding only the
 // prebuilt `.node` file (npm/<platform>/), and the main tarball (JS, typings, the command and
-// the Rust sources for the build-from-source fallback), which lists the platform package in
+// the Rust sources for the build-from-source fallback), which lists the packed platform
+// packages in `optionalDependencies`.
+//
+//   node scripts/build.js                 # this machine's platform (cargo build --release)
+//   node scripts/pack.js [--out DIR]      # its platform tarball and the main one (./dist)
+//
+//   npm run build:all                     # the seven prebuilt targets (scripts/build-target.js)
+//   node scripts/pack.js --all [--out DIR]            # seven platform tarballs and the main one
+//   node scripts/pack.js --platforms a,b [--out DIR]  # those platforms (e.g. linux-arm64-gnu)
+//
+// A platform's binary is npm/<platform>/sso-token-provider.<platform>.node (written by
+// build-target.js) or, for this machine's own platform, the one scripts/build.js placed in
+// the package root; when both exist, the newer one. The platform folder is staged in a
+// temporary directory, so the working tree never holds a stray copy of the binary. Prints one
+// JSON object: { main, platforms: { <name>: <tgz> } }. Checks before packing: each platform
+// package's version equals the main package's, and its os/cpu/libc, main and files match
+// scripts/targets.js. The packed main package pins exactly that version in
 // `optionalDependencies`.
-//
-//   node scripts/build.js                 # build the addon first (cargo build --release)
-//   node scripts/pack.js [--out DIR]      # writes both tarballs to DIR (default: ./dist)
-//
-// The platform folder is staged in a temporary directory, so the working tree never holds a
-// stray copy of the binary. Prints one JSON object: { main, platforms: { <name>: <tgz> } }.
-// Checks before packing: the platform package's version equals the main package's. The
-// packed main package pins exactly that version in `optionalDependencies`.
 
 const { execFileSync } = require('node:child_process')
 const fs = require('node:fs')
 const os = require('node:os')
 const path = require('node:path')
 
+const { TARGETS, nodeFileName, packageName, platformDir, findPlatform } = require('./targets.js')
+const { localPlatform } = require('./build.js')
+
 const root = path.join(__dirname, '..')
-const PLATFORMS = ['linux-x64-gnu']
 
 function fail(message) {
   console.error(`pack: ${message}`)
   process.exit(1)
 }
 
+const USAGE = 'usage: node scripts/pack.js [--all | --platforms a,b,...] [--out DIR]'
+
 function parseArgs(argv) {
   let out = path.join(root, 'dist')
+  let platforms = null
   for (let i = 0; i < argv.length; i++) {
     if (argv[i] === '--out' && i + 1 < argv.length) out = path.resolve(argv[++i])
     else if (argv[i].startsWith('--out=')) out = path.resolve(argv[i].slice('--out='.length))
-    else fail(`unknown argument: ${argv[i]} (usage: node scripts/pack.js [--out DIR])`)
+    else if (argv[i] === '--all') platforms = TARGETS.map((t) => t.platform)
+    else if (argv[i] === '--platforms' && i + 1 < argv.length)
+      platforms = argv[++i].split(',').filter(Boolean)
+    else fail(`unknown argument: ${argv[i]} (${USAGE})`)
   }
-  return { out }
+  if (!platforms) {
+    const local = localPlatform()
+    if (!local || !findPlatform(local)) {
+      fail(
+        `${local || `${process.platform}-${process.arch}`} has no prebuilt package: pass --platforms or --all`,
+      )
+    }
+    platforms = [local]
+  }
+  for (const p of platforms) {
+    if (!findPlatform(p)) fail(`unknown platform ${p} (known: ${TARGETS.map((t) => t.platform).join(', ')})`)
+  }
+  return { out, platforms }
+}
+
+// The platform package must say what scripts/targets.js says, or npm would install it on the
+// wrong machines (or on none).
+function checkPlatformPackage(target, platformPkg, version) {
+  const file = nodeFileName(target.platform)
+  const expected = {
+    name: packageName(target.platform),
+    version,
+    main: file,
+    files: [file],
+    os: [target.os],
+    cpu: [target.cpu],
+    libc: target.libc ? [target.libc] : undefined,
+  }
+  for (const [key, value] of Object.entries(expected)) {
+    if (JSON.stringify(platformPkg[key]) !== JSON.stringify(value)) {
+      fail(
+        `npm/${target.platform}/package.json: ${key} is ${JSON.stringify(platformPkg[key])}, expected ${JSON.stringify(value)}`,
+      )
+    }
+  }
+}
+
+/** The binary to pack for `target`: npm/<platform>/<file>, or the source build's, the newer. */
+function binaryFor(target) {
+  const file = nodeFileName(target.platform)
+  const candidates = [path.join(platformDir(target.platform), file)]
+  if (target.platform === localPlatform()) candidates.push(path.join(root, file))
+  const present = candidates
+    .filter((f) => fs.existsSync(f))
+    .sort((a, b) => fs.statSync(b).mtimeMs - fs.statSync(a).mtimeMs)
+  if (!present.length) {
+    fail(
+      `${file} not found in npm/${target.platform}/: run \`npm run build:target -- ${target.triple}\`` +
+        (candidates.length > 1 ? ' or `node scripts/build.js`' : ''),
+    )
+  }
+  return present[0]
 }
 
 function readJson(file) {
@@ -72,21 +139,25 @@ function packMain(pkg, platformNames, out) {
 }
 
 function main() {
-  const { out } = parseArgs(process.argv.slice(2))
+  const { out, platforms } = parseArgs(process.argv.slice(2))
   const pkg = readJson(path.join(root, 'package.json'))
-  fs.mkdirSync(out, { recursive: true })
   const result = { main: null, platforms: {} }
 
-  for (const platform of PLATFORMS) {
-    const dir = path.join(root, 'npm', platform)
+  // Every check before any tarball is written.
+  const jobs = platforms.map((platform) => {
+    const target = findPlatform(platform)
+    const dir = platformDir(platform)
     const platformPkg = readJson(path.join(dir, 'package.json'))
     if (platformPkg.version !== pkg.version) {
       fail(`${platformPkg.name} is at ${platformPkg.version}, ${pkg.name} at ${pkg.version}: they must match`)
     }
-    const binary = path.join(root, platformPkg.main)
-    if (!fs.existsSync(binary)) {
-      fail(`${platformPkg.main} not found: run \`node scripts/build.js\` first`)
-    }
+    checkPlatformPackage(target, platformPkg, pkg.version)
+    return { platform, dir, platformPkg, binary: binaryFor(target) }
+  })
+  fs.mkdirSync(out, { recursive: true })
+
+  for (const { platform, dir, platformPkg, binary } of jobs) {
+    console.error(`pack: ${platformPkg.name} from ${path.relative(root, binary)}`)
     const stage = fs.mkdtempSync(path.join(os.tmpdir(), `sso-token-provider-${platform}-`))
     try {
       for (const name of fs.readdirSync(dir)) {
