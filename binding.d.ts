@@ -9,6 +9,13 @@
  */
 export declare const __napiBindingTarget: 'native' | 'wasm32-wasi' | 'wasm32-wasip1'
 
+/** A finished load, for the realm that asked for it. */
+export interface Completed {
+  /** The id the JS layer gave the load. */
+  id: number
+  result: LoadResult
+}
+
 /** The environment variable names `load` expects values for, in order. */
 export declare function envVariables(): Array<string>
 
@@ -20,11 +27,10 @@ export declare function internalErrorMessage(cause: string): string
 
 /**
  * Loads `profile`'s token: one promise of a [`LoadResult`], never rejected for a load
- * problem. `env` holds the values of `sso_token_core::env::VARIABLES`, in order, as the
- * calling JS realm sees them; the windows are in seconds; `detail` adds what `sso-token`
- * prints.
+ * problem. `env` is as [`environment`] takes it; the windows are in seconds; `detail`
+ * adds what `sso-token` prints.
  */
-export declare function load(profile: string, env: Array<string | undefined | null>, expiryWindow: number, advisoryWindow: number, forceRefresh: boolean, detail: boolean): Promise<LoadResult>
+export declare function load(profile: string, env: Array<string | undefined | null> | undefined | null, expiryWindow: number, advisoryWindow: number, forceRefresh: boolean, detail: boolean): Promise<LoadResult>
 
 /** The parts of a load only the `sso-token` command shows. */
 export interface LoadDetail {
@@ -35,6 +41,18 @@ export interface LoadDetail {
   refreshNote?: string
   writeError?: string
 }
+
+/**
+ * Opens this realm's channel back: `callback` gets every finished load as `{ id, result }`.
+ * `false` when there are no loader threads: then use `load`, on the libuv pool.
+ */
+export declare function loaderOpen(callback: (arg: Completed) => void): boolean
+
+/**
+ * Queues a load; its result reaches the realm's callback with `id`. Arguments as
+ * [`crate::load`].
+ */
+export declare function loaderSubmit(id: number, profile: string, envValues: Array<string | undefined | null> | undefined | null, expiryWindow: number, advisoryWindow: number, forceRefresh: boolean, detail: boolean): void
 
 /** The outcome of one load, as handed to `lib/native.js`. */
 export interface LoadResult {
@@ -56,6 +74,13 @@ export interface LoadResult {
  * realm: each worker thread that loads the addon registers its own).
  */
 export declare function onRefreshed(callback: (arg: RefreshEvent) => void): void
+
+/**
+ * Whether this process's environment holds `name` = `value`: the JS layer sets a variable
+ * in `process.env` and asks, to learn whether `process.env` is the process environment
+ * (Node's main thread) or a copy (a worker thread, a test runner's sandbox).
+ */
+export declare function processEnvHas(name: string, value: string): boolean
 
 /** At most one refresh attempt per cache file in this many seconds. */
 export declare const REFRESH_THROTTLE_SECONDS: number

@@ -86,6 +86,7 @@ class SSOTokenProvider {
       // The cache and config files whose token this is, and what lib/watch.js saw of them:
       // `changes` counts change events, `stale` says the next get() must reload.
       files: [],
+      heldPaths: [],
       watched: false,
       changes: 0,
       stale: false,
@@ -214,9 +215,22 @@ function accessor(state, key, enumerable) {
 function join(provider, state, waiter) {
   if (state.waiters.push(waiter) > 1) return
   // A throwing getter reads as unusable: the load then says which setting is wrong.
-  const profile = readOr(() => provider.profile, undefined)
-  const expiryWindow = readOr(() => provider.expiryWindow, NaN)
-  const advisoryWindow = readOr(() => provider.advisoryWindow, NaN)
+  let profile, expiryWindow, advisoryWindow
+  try {
+    profile = provider.profile
+  } catch {
+    profile = undefined
+  }
+  try {
+    expiryWindow = provider.expiryWindow
+  } catch {
+    expiryWindow = NaN
+  }
+  try {
+    advisoryWindow = provider.advisoryWindow
+  } catch {
+    advisoryWindow = NaN
+  }
   const changes = state.changes
   const done = (result) => {
     const waiters = state.waiters
@@ -244,7 +258,7 @@ function apply(state, result, changes) {
   state.expireTime = new Date(result.expiresAt)
   state.expired = false
   if (state.changes === changes) state.stale = false
-  watch.hold(state, [result.cachePath, result.configPath])
+  watch.hold(state, result.cachePath, result.configPath)
   return null
 }
 

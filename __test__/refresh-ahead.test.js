@@ -126,6 +126,33 @@ test('a process with a refresh ahead of need pending ends at once and leaves the
   }
 })
 
+for (const loader of ['threads', 'pool']) {
+  test(`a process lives until the load it started calls back (loader: ${loader})`, async () => {
+    const s = await setup({
+      expiresIn: 100,
+      handler: async (req, res) => {
+        await delay(500)
+        createTokenOk(res, { accessToken: 'late-token' })
+      },
+    })
+    try {
+      const r = await runNode([path.join(__dirname, 'workers', 'callback-then-exit.js')], {
+        env: s.home.env({
+          SSO_TEST_PROFILE: s.profile,
+          AWS_ENDPOINT_URL_SSO_OIDC: s.server.url,
+          SSO_TOKEN_PROVIDER_LOADER: loader,
+        }),
+      }).done
+      assert.equal(r.code, 0, r.stderr)
+      assert.deepEqual(JSON.parse(r.stdout.trim()), { error: null })
+      assert.ok(r.ms >= 500, `ended after ${r.ms} ms`)
+      assert.equal(s.home.readToken(s.session).accessToken, 'late-token')
+    } finally {
+      await s.done()
+    }
+  })
+}
+
 test('an advisory window that is not a number of seconds fails the load clearly', async () => {
   const s = await setup({ expiresIn: 3600 })
   try {

@@ -10,9 +10,32 @@ const { ERROR_CODE } = binding
 const ENV_NAMES = binding.envVariables()
 const REFRESH_THROTTLE_MS = binding.REFRESH_THROTTLE_SECONDS * 1000
 
-// Passed to Rust rather than read there: `process.env` differs per worker thread.
+// On Node's main thread `process.env` is the process environment, which Rust then reads
+// itself (cheaper than reading each variable here). A worker thread, or a test runner's
+// sandbox (jest), has a copy of its own, and a replaced `process.env` is not the
+// environment either: then the values are passed. A variable written through process.env
+// and read back by Rust tells which.
+function isProcessEnvironment(env) {
+  const name = `SSO_TOKEN_PROVIDER_PROBE_${process.pid}`
+  const value = String(Math.random())
+  try {
+    env[name] = value
+    return binding.processEnvHas(name, value)
+  } catch {
+    return false
+  } finally {
+    try {
+      delete env[name]
+    } catch {
+      // a process.env that refuses deletes refuses the probe too
+    }
+  }
+}
+const processEnv = isProcessEnvironment(process.env) ? process.env : null
+
 // `overrides` (fromSso's configFilepath) win over process.env for the names they hold.
 function readEnv(overrides) {
+  if (!overrides && process.env === processEnv) return null
   const values = new Array(ENV_NAMES.length)
   for (let i = 0; i < ENV_NAMES.length; i++) {
     const name = ENV_NAMES[i]
@@ -51,6 +74,36 @@ function failure(message) {
   return err
 }
 
+// Where the local stage of a load runs (src/loader.rs): on the addon's loader threads,
+// which pick up back-to-back loads without a thread wake-up, or on the libuv pool
+// (SSO_TOKEN_PROVIDER_LOADER=pool, or when no loader thread could be started).
+const waiting = new Map()
+let nextId = 0
+const LOADER_THREADS =
+  process.env.SSO_TOKEN_PROVIDER_LOADER !== 'pool' &&
+  binding.loaderOpen(({ id, result }) => {
+    const onResult = waiting.get(id)
+    waiting.delete(id)
+    onResult(result)
+  })
+
+function submit(profile, values, expiryWindow, advisoryWindow, force, detail, onResult) {
+  if (!LOADER_THREADS) {
+    binding
+      .load(profile, values, expiryWindow, advisoryWindow, force, detail)
+      .then(onResult, (e) => onResult(bug(e)))
+    return
+  }
+  const id = (nextId = (nextId + 1) % Number.MAX_SAFE_INTEGER)
+  waiting.set(id, onResult)
+  try {
+    binding.loaderSubmit(id, profile, values, expiryWindow, advisoryWindow, force, detail)
+  } catch (e) {
+    waiting.delete(id)
+    throw e
+  }
+}
+
 const failed = (message) => ({ ok: false, message })
 const bug = (e) => failed(binding.internalErrorMessage(String((e && e.message) || e)))
 
@@ -74,14 +127,11 @@ function load(profile, expiryWindow, advisoryWindow, force, detail, onResult, en
     )
     return
   }
-  let pending
   try {
-    pending = binding.load(profile, values, seconds(expiryWindow), seconds(advisoryWindow), force, detail)
+    submit(profile, values, seconds(expiryWindow), seconds(advisoryWindow), force, detail, onResult)
   } catch (e) {
     queueMicrotask(() => onResult(bug(e)))
-    return
   }
-  pending.then(onResult, (e) => onResult(bug(e)))
 }
 
 /** `load` as a promise that never rejects. */

@@ -107,13 +107,15 @@ function changed(dir, name) {
 }
 
 /**
- * Records that `state` now holds the token of `files` (its cache file and config file),
- * watching their folders. Returns whether every folder is watched.
+ * Records that `state` now holds the token of `cachePath` and `configPath`, watching their
+ * folders. Returns whether every folder is watched.
  */
-function hold(state, paths) {
+function hold(state, cachePath, configPath) {
+  // Every load of an instance names the same two files, until a config edit or a new HOME.
+  if (state.heldPaths[0] === cachePath && state.heldPaths[1] === configPath) return state.watched
+  state.heldPaths = [cachePath, configPath]
   // Resolved, so that the names of events and of loads compare equal however HOME is written.
-  const files = paths.map((p) => path.resolve(p))
-  if (state.files.length === files.length && state.files.every((f, i) => f === files[i])) return state.watched
+  const files = [path.resolve(cachePath), path.resolve(configPath)]
   state.files = files
   let watched = true
   for (const file of files) {

@@ -16,6 +16,8 @@ use sso_token_core::{
 };
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
+pub mod loader;
+
 /// The outcome of one load, as handed to `lib/native.js`.
 #[napi(object)]
 pub struct LoadResult {
@@ -44,7 +46,7 @@ pub struct LoadDetail {
 }
 
 impl LoadResult {
-  fn new(result: std::result::Result<Loaded, CoreError>, detail: bool) -> Self {
+  pub(crate) fn new(result: std::result::Result<Loaded, CoreError>, detail: bool) -> Self {
     match result {
       Ok(l) => LoadResult {
         ok: true,
@@ -66,7 +68,7 @@ impl LoadResult {
     }
   }
 
-  fn failed(error: CoreError) -> Self {
+  pub(crate) fn failed(error: CoreError) -> Self {
     LoadResult {
       ok: false,
       message: Some(error.to_string()),
@@ -81,7 +83,7 @@ impl LoadResult {
 
 /// Runs `f`, turning a panic into a failed load: a panic unwinding into Node would abort
 /// it, and a provider bug must cost one load, not the process.
-fn guarded<T>(f: impl FnOnce() -> T, on_panic: impl FnOnce(CoreError) -> T) -> T {
+pub(crate) fn guarded<T>(f: impl FnOnce() -> T, on_panic: impl FnOnce(CoreError) -> T) -> T {
   catch_unwind(AssertUnwindSafe(f)).unwrap_or_else(|panic| {
     on_panic(CoreError::Internal {
       cause: panic_message(&*panic),
@@ -161,29 +163,52 @@ impl Task for LoadTask {
   }
 }
 
+/// The environment of a load: the values of `sso_token_core::env::VARIABLES`, in order, as
+/// the calling JS realm sees them, or `null` for this process's own (read here, on the JS
+/// thread, where Node's main thread writes `process.env`).
+pub(crate) fn environment(values: Option<Vec<Option<String>>>) -> CoreEnv {
+  values.map_or_else(CoreEnv::from_process, CoreEnv::from_values)
+}
+
 /// Loads `profile`'s token: one promise of a [`LoadResult`], never rejected for a load
-/// problem. `env` holds the values of `sso_token_core::env::VARIABLES`, in order, as the
-/// calling JS realm sees them; the windows are in seconds; `detail` adds what `sso-token`
-/// prints.
+/// problem. `env` is as [`environment`] takes it; the windows are in seconds; `detail`
+/// adds what `sso-token` prints.
 #[napi(catch_unwind, ts_return_type = "Promise<LoadResult>")]
 pub fn load(
   profile: String,
-  env: Vec<Option<String>>,
+  env: Option<Vec<Option<String>>>,
   expiry_window: f64,
   advisory_window: f64,
   force_refresh: bool,
   detail: bool,
 ) -> AsyncTask<LoadTask> {
-  let options = Window::from_secs_f64(expiry_window, advisory_window).map(|window| LoadOptions {
+  AsyncTask::new(LoadTask {
+    env: environment(env),
+    options: options(profile, expiry_window, advisory_window, force_refresh),
+    detail,
+  })
+}
+
+/// A load's options from what JS passes; the windows are checked here.
+pub(crate) fn options(
+  profile: String,
+  expiry_window: f64,
+  advisory_window: f64,
+  force_refresh: bool,
+) -> std::result::Result<LoadOptions, CoreError> {
+  Window::from_secs_f64(expiry_window, advisory_window).map(|window| LoadOptions {
     profile,
     window,
     force_refresh,
-  });
-  AsyncTask::new(LoadTask {
-    env: CoreEnv::from_values(env),
-    options,
-    detail,
   })
+}
+
+/// Whether this process's environment holds `name` = `value`: the JS layer sets a variable
+/// in `process.env` and asks, to learn whether `process.env` is the process environment
+/// (Node's main thread) or a copy (a worker thread, a test runner's sandbox).
+#[napi]
+pub fn process_env_has(name: String, value: String) -> bool {
+  std::env::var(name).is_ok_and(|v| v == value)
 }
 
 /// The environment variable names `load` expects values for, in order.

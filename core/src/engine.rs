@@ -479,7 +479,10 @@ impl Engine {
       Err(e) => return Err(e),
     };
     self.remember(&path, &cached);
-    let endpoint = source.session_name().map(|session| {
+    // Only a due refresh needs the endpoint: most loads find a fresh token.
+    let now = self.clock.now();
+    let due = opts.force_refresh || opts.window.band(now, cached.expires_at) != Band::Fresh;
+    let endpoint = source.session_name().filter(|_| due).map(|session| {
       let variants = Variants::from(
         env,
         resolved.use_fips_endpoint.as_deref(),
@@ -488,7 +491,7 @@ impl Engine {
       endpoint_for(source.region(), session, variants, env)
     });
     let decision = decide(&Facts {
-      now: self.clock.now(),
+      now,
       expires_at: cached.expires_at,
       window: opts.window,
       legacy: source.is_legacy(),

@@ -58,6 +58,12 @@ impl Env {
     Env { vars }
   }
 
+  /// The process environment. Node's main thread keeps `process.env` in it; worker threads
+  /// have copies of their own, so they pass their values with [`Env::from_values`].
+  pub fn from_process() -> Self {
+    Env::from_values(VARIABLES.iter().map(|name| std::env::var(name).ok()))
+  }
+
   /// Builds an environment from `(name, value)` pairs; unknown names are ignored.
   pub fn from_pairs(pairs: &[(&str, &str)]) -> Self {
     Env::from_values(VARIABLES.iter().map(|name| {

@@ -56,20 +56,31 @@ pub fn read_regular(path: &Path, cap: u64) -> Result<Vec<u8>, ReadError> {
   if meta.len() > cap {
     return Err(ReadError::TooLarge);
   }
-  // One byte more than the file should hold, so that reaching it means the file grew.
+  // Read straight into a buffer one byte larger than the file, so that filling it means
+  // the file grew while being read; only then does the buffer grow (zeroizing as it goes).
   let expected = usize::try_from(meta.len()).unwrap_or(usize::MAX);
-  let mut bytes = Vec::with_capacity(expected.saturating_add(1));
+  let mut bytes = vec![0u8; expected.saturating_add(1)];
   let mut limited = file.take(cap + 1);
-  let mut chunk = [0u8; 8192];
+  let mut filled = 0;
   let result = loop {
-    match limited.read(&mut chunk) {
+    if filled == bytes.len() {
+      let more = bytes.len().max(4096);
+      if bytes.capacity() - bytes.len() < more {
+        let mut grown = Vec::with_capacity(bytes.len() + more);
+        grown.extend_from_slice(&bytes);
+        bytes.zeroize();
+        bytes = grown;
+      }
+      bytes.resize(filled + more, 0);
+    }
+    match limited.read(&mut bytes[filled..]) {
       Ok(0) => break Ok(()),
-      Ok(n) => push_zeroizing(&mut bytes, &chunk[..n]),
+      Ok(n) => filled += n,
       Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
       Err(e) => break Err(ReadError::Io(e)),
     }
   };
-  chunk.zeroize();
+  bytes.truncate(filled);
   if result.is_ok() && bytes.len() as u64 > cap {
     bytes.zeroize();
     return Err(ReadError::TooLarge);
