@@ -54,30 +54,52 @@ function unwatchable(dir) {
   return null
 }
 
-/** The watch of `dir`, set up on first use: `{ watcher }` or `{ watcher: null, reason }`. */
+// How far back a file's mtime may lie before its folder's watch began and still count as
+// a change the watch could have missed: the load that read the file finished just before,
+// and some file systems keep mtimes to a second or two.
+const MISSED_CHANGE_SLACK_MS = 2000
+
+/**
+ * The watch of `dir`: `{ watcher, reason }`, `reason` saying why there is none. Set up on a
+ * later turn of the event loop, off the path of the load that asked for it; a file of the
+ * folder changed meanwhile is then taken as changed.
+ */
 function watchFolder(dir) {
   let entry = folders.get(dir)
   if (entry) return entry
   entry = { watcher: null, reason: unwatchable(dir) }
   folders.set(dir, entry)
-  if (!entry.reason) {
-    try {
-      entry.watcher = fs.watch(dir, { persistent: false }, (event, name) => changed(dir, name))
-      entry.watcher.on('error', (e) => {
-        // The folder went away or the watch broke: everything in it may have changed, and
-        // the next load that succeeds sets a new watch up.
-        log('watch of %s ended: %s', dir, e.code || e.message)
-        entry.watcher.close()
-        folders.delete(dir)
-        changed(dir, null)
-      })
-    } catch (e) {
-      entry.reason = e.code === 'ENOSPC' ? 'the inotify watch limit is reached' : e.code || e.message
-    }
-  }
-  if (entry.reason)
+  if (entry.reason) {
     log('no watch of %s (%s): tokens are served from memory until the window', dir, entry.reason)
+    return entry
+  }
+  const requestedAt = Date.now()
+  setImmediate(() => startWatch(dir, entry, requestedAt))
   return entry
+}
+
+function startWatch(dir, entry, requestedAt) {
+  try {
+    entry.watcher = fs.watch(dir, { persistent: false }, (event, name) => changed(dir, name))
+  } catch (e) {
+    entry.reason = e.code === 'ENOSPC' ? 'the inotify watch limit is reached' : e.code || e.message
+    log('no watch of %s (%s): tokens are served from memory until the window', dir, entry.reason)
+    return
+  }
+  entry.watcher.on('error', (e) => {
+    // The folder went away or the watch broke: everything in it may have changed, and
+    // the next load that succeeds sets a new watch up.
+    log('watch of %s ended: %s', dir, e.code || e.message)
+    entry.watcher.close()
+    folders.delete(dir)
+    changed(dir, null)
+  })
+  for (const file of holders.keys()) {
+    if (path.dirname(file) !== dir) continue
+    fs.stat(file, (err, st) => {
+      if (err || st.mtimeMs >= requestedAt - MISSED_CHANGE_SLACK_MS) changed(dir, path.basename(file))
+    })
+  }
 }
 
 function statesOf(file) {
@@ -122,7 +144,7 @@ function hold(state, cachePath, configPath) {
     let set = holders.get(file)
     if (!set) holders.set(file, (set = new Set()))
     set.add(state.ref)
-    if (!watchFolder(path.dirname(file)).watcher) watched = false
+    if (watchFolder(path.dirname(file)).reason) watched = false
   }
   state.watched = watched
   return watched
