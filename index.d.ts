@@ -58,7 +58,7 @@ export interface TokenIdentity {
 
 /**
  * The init of v3's own `fromSso` (`@aws-sdk/token-providers`), as far as it applies here;
- * docs/notes-v3-cli.md says what each key does.
+ * the README ("With SDK v3") says what each key does.
  */
 export interface FromSsoInit {
   /** Profile to load, read at each call; default `AWS_PROFILE` if non-empty, else `'default'`. */
