@@ -7,17 +7,14 @@
 
 const test = require('node:test')
 const assert = require('node:assert/strict')
-const { spawnSync } = require('node:child_process')
 const fs = require('node:fs')
 const path = require('node:path')
+const { ROOT: root, tsc, typeCheck } = require('./support/tsc.js')
 
 // POSIX-only checks, skipped on Windows with the reason.
 const WIN_SYMLINK =
   process.platform === 'win32' &&
   'links the package in with a directory symlink (a privilege on Windows) and expects POSIX paths'
-
-const root = path.join(__dirname, '..')
-const tsc = path.join(root, 'node_modules', 'typescript', 'bin', 'tsc')
 
 test('index.d.ts exists and package.json points "types" at it', () => {
   const pkg = JSON.parse(fs.readFileSync(path.join(root, 'package.json'), 'utf8'))
@@ -26,86 +23,57 @@ test('index.d.ts exists and package.json points "types" at it', () => {
 })
 
 test('usage.ts type-checks under --strict against index.d.ts', () => {
-  const res = spawnSync(process.execPath, [tsc, '-p', path.join(__dirname, 'types', 'tsconfig.json')], {
-    cwd: root,
-    encoding: 'utf8',
-    timeout: 60_000,
-  })
+  const res = tsc(path.join(__dirname, 'types', 'tsconfig.json'))
   assert.equal(res.error, undefined)
   assert.equal(res.status, 0, `tsc failed:\n${res.stdout}${res.stderr}`)
 })
 
 test('the type check is real: a wrong use of the typings fails to compile', () => {
-  const dir = fs.mkdtempSync(path.join(require('node:os').tmpdir(), 'sso-types-'))
-  try {
-    const file = path.join(dir, 'bad.ts')
-    const indexPath = path.join(root, 'index').replace(/\\/g, '/')
-    fs.writeFileSync(
-      file,
-      `import { SSOTokenProvider } from '${indexPath}';\nconst n: number = new SSOTokenProvider().profile;\nvoid n;\n`,
-    )
-    const config = JSON.parse(fs.readFileSync(path.join(__dirname, 'types', 'tsconfig.json'), 'utf8'))
-    config.files = ['bad.ts']
-    fs.writeFileSync(path.join(dir, 'tsconfig.json'), JSON.stringify(config))
-    const res = spawnSync(process.execPath, [tsc, '-p', path.join(dir, 'tsconfig.json')], {
-      cwd: root,
-      encoding: 'utf8',
-      timeout: 60_000,
-    })
-    assert.notEqual(res.status, 0, 'assigning the string profile to a number must not compile')
-    assert.match(res.stdout, /TS2322/)
-  } finally {
-    fs.rmSync(dir, { recursive: true, force: true })
-  }
+  const indexPath = path.join(root, 'index').replace(/\\/g, '/')
+  const { compilerOptions } = JSON.parse(
+    fs.readFileSync(path.join(__dirname, 'types', 'tsconfig.json'), 'utf8'),
+  )
+  const res = typeCheck(
+    {
+      'bad.ts': `import { SSOTokenProvider } from '${indexPath}';\nconst n: number = new SSOTokenProvider().profile;\nvoid n;\n`,
+    },
+    compilerOptions,
+  )
+  assert.notEqual(res.status, 0, 'assigning the string profile to a number must not compile')
+  assert.match(res.stdout, /TS2322/)
 })
 
 test('consumers resolving by package name under nodenext (ESM .mts and CommonJS .cts) type-check', (t) => {
   if (WIN_SYMLINK) return t.skip(WIN_SYMLINK)
-  const dir = fs.mkdtempSync(path.join(require('node:os').tmpdir(), 'sso-types-nodenext-'))
-  try {
+  const files = {
+    'esm.mts': [
+      "import { SSOTokenProvider, fromSso } from 'sso-token-provider'",
+      "const p = new SSOTokenProvider({ profile: 'dev', callback: (err) => void err?.code })",
+      'const window: number = p.expiryWindow',
+      'const provide: () => Promise<{ token: string; expiration?: Date }> = fromSso()',
+      'void window, provide',
+      '',
+    ].join('\n'),
+    'cjs.cts': [
+      "import sso = require('sso-token-provider')",
+      'const ready: Promise<void> = new sso.SSOTokenProvider().getPromise()',
+      'void ready',
+      '',
+    ].join('\n'),
+  }
+  const compilerOptions = {
+    strict: true,
+    noEmit: true,
+    module: 'nodenext',
+    moduleResolution: 'nodenext',
+    target: 'es2022',
+    lib: ['es2022'],
+    types: [],
+  }
+  const res = typeCheck(files, compilerOptions, (dir) => {
     fs.mkdirSync(path.join(dir, 'node_modules'))
     fs.symlinkSync(root, path.join(dir, 'node_modules', 'sso-token-provider'), 'dir')
     fs.writeFileSync(path.join(dir, 'package.json'), '{ "name": "consumer", "private": true }\n')
-    fs.writeFileSync(
-      path.join(dir, 'esm.mts'),
-      [
-        "import { SSOTokenProvider, fromSso } from 'sso-token-provider'",
-        "const p = new SSOTokenProvider({ profile: 'dev', callback: (err) => void err?.code })",
-        'const window: number = p.expiryWindow',
-        'const provide: () => Promise<{ token: string; expiration?: Date }> = fromSso()',
-        'void window, provide',
-        '',
-      ].join('\n'),
-    )
-    fs.writeFileSync(
-      path.join(dir, 'cjs.cts'),
-      [
-        "import sso = require('sso-token-provider')",
-        'const ready: Promise<void> = new sso.SSOTokenProvider().getPromise()',
-        'void ready',
-        '',
-      ].join('\n'),
-    )
-    const config = {
-      compilerOptions: {
-        strict: true,
-        noEmit: true,
-        module: 'nodenext',
-        moduleResolution: 'nodenext',
-        target: 'es2022',
-        lib: ['es2022'],
-        types: [],
-      },
-      files: ['esm.mts', 'cjs.cts'],
-    }
-    fs.writeFileSync(path.join(dir, 'tsconfig.json'), JSON.stringify(config))
-    const res = spawnSync(process.execPath, [tsc, '-p', path.join(dir, 'tsconfig.json')], {
-      cwd: dir,
-      encoding: 'utf8',
-      timeout: 60_000,
-    })
-    assert.equal(res.status, 0, `tsc failed:\n${res.stdout}${res.stderr}`)
-  } finally {
-    fs.rmSync(dir, { recursive: true, force: true })
-  }
+  })
+  assert.equal(res.status, 0, `tsc failed:\n${res.stdout}${res.stderr}`)
 })

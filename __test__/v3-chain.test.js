@@ -19,7 +19,7 @@ async function eventually(check) {
 const assert = require('node:assert/strict')
 const fs = require('node:fs')
 const path = require('node:path')
-const { spawnSync } = require('node:child_process')
+const { typeCheck } = require('./support/tsc.js')
 
 const { chain } = require('@smithy/property-provider')
 const v3 = require('@aws-sdk/token-providers')
@@ -553,10 +553,8 @@ test(
   'index.d.ts: fromSso fits chain() and v3 types, FromSsoInit takes v3 init keys',
   { timeout: 60_000 },
   () => {
-    const dir = fs.mkdtempSync(path.join(require('node:os').tmpdir(), 'sso-v3-types-'))
-    try {
-      const index = path.join(ROOT, 'index').replace(/\\/g, '/')
-      const code = `
+    const index = path.join(ROOT, 'index').replace(/\\/g, '/')
+    const code = `
       import { fromSso, FromSsoInit, FromSsoFailure } from '${index}'
       import { chain } from '@smithy/property-provider'
       import type { TokenIdentityProvider } from '@aws-sdk/types'
@@ -576,33 +574,22 @@ test(
       void chained
       void isNext
     `
-      fs.writeFileSync(path.join(dir, 'v3.ts'), code)
-      const config = {
-        compilerOptions: {
-          strict: true,
-          noEmit: true,
-          module: 'commonjs',
-          moduleResolution: 'node',
-          target: 'es2020',
-          lib: ['es2020'],
-          types: [],
-          // v3's own declarations need @types/node, which is not installed; ours must not.
-          skipLibCheck: true,
-          baseUrl: ROOT,
-          paths: { '*': [path.join(ROOT, 'node_modules', '*')] },
-        },
-        files: ['v3.ts'],
-      }
-      fs.writeFileSync(path.join(dir, 'tsconfig.json'), JSON.stringify(config))
-      const tsc = path.join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc')
-      const res = spawnSync(process.execPath, [tsc, '-p', path.join(dir, 'tsconfig.json')], {
-        cwd: ROOT,
-        encoding: 'utf8',
-        timeout: 60_000,
-      })
-      assert.equal(res.status, 0, `tsc failed:\n${res.stdout}${res.stderr}`)
-    } finally {
-      fs.rmSync(dir, { recursive: true, force: true })
-    }
+    const res = typeCheck(
+      { 'v3.ts': code },
+      {
+        strict: true,
+        noEmit: true,
+        module: 'commonjs',
+        moduleResolution: 'node',
+        target: 'es2020',
+        lib: ['es2020'],
+        types: [],
+        // v3's own declarations need @types/node, which is not installed; ours must not.
+        skipLibCheck: true,
+        baseUrl: ROOT,
+        paths: { '*': [path.join(ROOT, 'node_modules', '*')] },
+      },
+    )
+    assert.equal(res.status, 0, `tsc failed:\n${res.stdout}${res.stderr}`)
   },
 )

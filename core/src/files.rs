@@ -107,18 +107,12 @@ pub fn push_zeroizing(bytes: &mut Vec<u8>, more: &[u8]) {
 #[cfg(test)]
 mod tests {
   use super::*;
+  use crate::testing::temp_dir;
   use std::fs;
-
-  fn temp_dir(tag: &str) -> std::path::PathBuf {
-    let d = std::env::temp_dir().join(format!("sso-files-{tag}-{}", std::process::id()));
-    let _ = fs::remove_dir_all(&d);
-    fs::create_dir_all(&d).unwrap();
-    d
-  }
 
   #[test]
   fn reads_a_regular_file_and_follows_a_symlink_to_one() {
-    let d = temp_dir("regular");
+    let d = temp_dir("files-regular");
     fs::write(d.join("f"), b"hello").unwrap();
     assert_eq!(read_regular(&d.join("f"), 10).unwrap(), b"hello");
     #[cfg(unix)]
@@ -131,7 +125,7 @@ mod tests {
 
   #[test]
   fn refuses_what_is_not_a_regular_file_or_over_the_cap() {
-    let d = temp_dir("odd");
+    let d = temp_dir("files-odd");
     assert!(matches!(read_regular(&d, 10), Err(ReadError::NotRegular)));
     assert!(matches!(
       read_regular(&d.join("none"), 10),
@@ -149,7 +143,7 @@ mod tests {
   #[cfg(unix)]
   #[test]
   fn a_fifo_or_a_device_is_refused_at_once() {
-    let d = temp_dir("fifo");
+    let d = temp_dir("files-fifo");
     let fifo = d.join("fifo");
     let c = std::ffi::CString::new(fifo.to_str().unwrap()).unwrap();
     // SAFETY: mkfifo on a path we own; no memory is shared.

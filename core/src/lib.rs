@@ -20,6 +20,17 @@ pub mod pool;
 pub mod refresh;
 pub mod secret;
 
+#[cfg(test)]
+mod testing {
+  /// A fresh, empty folder under the system's temp folder, named for the test and process.
+  pub(crate) fn temp_dir(tag: &str) -> std::path::PathBuf {
+    let d = std::env::temp_dir().join(format!("sso-{tag}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    d
+  }
+}
+
 pub use chrono;
 pub use clock::{Clock, SystemClock};
 pub use decide::Window;

@@ -112,12 +112,12 @@ impl Drop for FileLock {
 #[cfg(test)]
 mod tests {
   use super::*;
+  use crate::testing::temp_dir;
   use std::fs;
 
   #[test]
   fn second_taker_waits_then_times_out_and_release_removes_file() {
-    let dir = std::env::temp_dir().join(format!("sso-lock-{}", std::process::id()));
-    fs::create_dir_all(&dir).unwrap();
+    let dir = temp_dir("lock");
     let path = dir.join("t.json.lock");
     let held = FileLock::acquire(&path, Duration::ZERO).unwrap().unwrap();
     let start = Instant::now();
@@ -135,8 +135,7 @@ mod tests {
 
   #[test]
   fn a_lock_file_left_behind_without_a_holder_is_taken_over() {
-    let dir = std::env::temp_dir().join(format!("sso-lock-stale-{}", std::process::id()));
-    fs::create_dir_all(&dir).unwrap();
+    let dir = temp_dir("lock-stale");
     let path = dir.join("t.json.lock");
     fs::write(&path, b"12345").unwrap();
     assert!(FileLock::acquire(&path, Duration::ZERO).unwrap().is_some());
@@ -146,9 +145,7 @@ mod tests {
   #[cfg(unix)]
   #[test]
   fn a_symlink_in_place_of_the_lock_file_is_not_followed() {
-    let dir = std::env::temp_dir().join(format!("sso-lock-link-{}", std::process::id()));
-    let _ = fs::remove_dir_all(&dir);
-    fs::create_dir_all(&dir).unwrap();
+    let dir = temp_dir("lock-link");
     let target = dir.join("elsewhere");
     let path = dir.join("t.json.lock");
     std::os::unix::fs::symlink(&target, &path).unwrap();

@@ -247,6 +247,7 @@ fn read_capped(path: &Path, profile: &str) -> Result<Vec<u8>, Error> {
 #[cfg(test)]
 mod tests {
   use super::*;
+  use crate::testing::temp_dir;
   use chrono::TimeZone;
   use std::fs;
   use std::path::PathBuf;
@@ -430,16 +431,9 @@ mod tests {
     assert!(!dbg.contains("sekrit"), "{dbg}");
   }
 
-  fn temp_dir(tag: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("sso-cache-{tag}-{}", std::process::id()));
-    let _ = fs::remove_dir_all(&d);
-    fs::create_dir_all(&d).unwrap();
-    d
-  }
-
   #[test]
   fn read_caps_size_and_reports_missing_and_directories() {
-    let d = temp_dir("read");
+    let d = temp_dir("cache-read");
     let big = d.join("big.json");
     fs::write(&big, vec![b' '; (MAX_CACHE_FILE_BYTES + 10) as usize]).unwrap();
     assert_eq!(

@@ -195,7 +195,7 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
 #[cfg(test)]
 mod tests {
   use super::*;
-  use std::path::PathBuf;
+  use crate::testing::temp_dir;
 
   #[test]
   fn only_our_temp_file_names_are_recognised() {
@@ -215,7 +215,7 @@ mod tests {
 
   #[test]
   fn a_file_the_reader_would_refuse_is_never_written() {
-    let d = temp_dir("oversize");
+    let d = temp_dir("write-oversize");
     let f = d.join("t.json");
     write_atomic(&f, b"old").unwrap();
     let big = vec![b' '; (MAX_CACHE_FILE_BYTES + 1) as usize];
@@ -232,7 +232,7 @@ mod tests {
   #[cfg(unix)]
   #[test]
   fn leftovers_of_dead_writers_are_removed_and_live_ones_kept() {
-    let d = temp_dir("leftovers");
+    let d = temp_dir("write-leftovers");
     let hex = "d033e22ae348aeb5660fc2140aec35850c4da997";
     let mut child = std::process::Command::new("true").spawn().unwrap();
     let dead_pid = child.id();
@@ -252,18 +252,11 @@ mod tests {
     fs::remove_dir_all(&d).unwrap();
   }
 
-  fn temp_dir(tag: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("sso-write-{tag}-{}", std::process::id()));
-    let _ = fs::remove_dir_all(&d);
-    fs::create_dir_all(&d).unwrap();
-    d
-  }
-
   #[cfg(unix)]
   #[test]
   fn write_atomic_replaces_file_with_new_inode_and_mode_0600() {
     use std::os::unix::fs::{MetadataExt, PermissionsExt};
-    let d = temp_dir("atomic");
+    let d = temp_dir("write-atomic");
     let f = d.join("t.json");
     write_atomic(&f, b"one").unwrap();
     assert_eq!(
@@ -287,7 +280,7 @@ mod tests {
 
   #[test]
   fn write_atomic_replaces_the_file_and_leaves_no_temp_file() {
-    let d = temp_dir("replace");
+    let d = temp_dir("write-replace");
     let f = d.join("t.json");
     write_atomic(&f, b"one").unwrap();
     write_atomic(&f, b"two").unwrap();
@@ -299,7 +292,7 @@ mod tests {
   #[cfg(unix)]
   #[test]
   fn write_atomic_refuses_symlinks() {
-    let d = temp_dir("symlink");
+    let d = temp_dir("write-symlink");
     let target = d.join("elsewhere");
     fs::write(&target, b"keep").unwrap();
     let link = d.join("t.json");
