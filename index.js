@@ -196,7 +196,7 @@ function refreshAheadIfDue(provider, state) {
     if (result.ok) apply(state, result, changes)
     else watch.log('refresh ahead of %s failed: %s', profile, result.message)
   }
-  load(profile, expiryWindow, advisory, false, false, done, state.env)
+  load(profile, { expiryWindow, advisoryWindow: advisory, env: state.env }, done)
 }
 
 function accessor(state, key, enumerable) {
@@ -215,22 +215,9 @@ function accessor(state, key, enumerable) {
 function join(provider, state, waiter) {
   if (state.waiters.push(waiter) > 1) return
   // A throwing getter reads as unusable: the load then says which setting is wrong.
-  let profile, expiryWindow, advisoryWindow
-  try {
-    profile = provider.profile
-  } catch {
-    profile = undefined
-  }
-  try {
-    expiryWindow = provider.expiryWindow
-  } catch {
-    expiryWindow = NaN
-  }
-  try {
-    advisoryWindow = provider.advisoryWindow
-  } catch {
-    advisoryWindow = NaN
-  }
+  const profile = readOr(() => provider.profile, undefined)
+  const expiryWindow = readOr(() => provider.expiryWindow, NaN)
+  const advisoryWindow = readOr(() => provider.advisoryWindow, NaN)
   const changes = state.changes
   const done = (result) => {
     const waiters = state.waiters
@@ -238,7 +225,7 @@ function join(provider, state, waiter) {
     const err = apply(state, result, changes)
     for (const w of waiters) w(err)
   }
-  load(profile, expiryWindow, advisoryWindow, false, false, done, state.env)
+  load(profile, { expiryWindow, advisoryWindow, env: state.env }, done)
 }
 
 function readOr(read, fallback) {
@@ -284,14 +271,11 @@ function fromSso(init) {
     const profile = profileName(init.profile)
     if (ignoreCache) {
       // Read the files now, sharing no load that began before this call.
-      const result = await loadPromise(
-        profile,
-        SSOTokenProvider.expiryWindow,
-        SSOTokenProvider.advisoryWindow,
-        false,
-        false,
+      const result = await loadPromise(profile, {
+        expiryWindow: SSOTokenProvider.expiryWindow,
+        advisoryWindow: SSOTokenProvider.advisoryWindow,
         env,
-      )
+      })
       if (!result.ok) throw v3Failure(failure(result.message), profile)
       return { token: result.token, expiration: new Date(result.expiresAt) }
     }

@@ -86,7 +86,12 @@ async function main() {
   }
   const profile = profileName(opts.profile)
   // No refresh ahead of need: this process ends at once, and would cut a background one short.
-  const result = await loadPromise(profile, SSOTokenProvider.expiryWindow, 0, opts.refresh, true)
+  const result = await loadPromise(profile, {
+    expiryWindow: SSOTokenProvider.expiryWindow,
+    advisoryWindow: 0,
+    force: opts.refresh,
+    detail: true,
+  })
   if (!result.ok) {
     const err = failure(result.message)
     if (opts.json) {

@@ -109,11 +109,13 @@ const bug = (e) => failed(binding.internalErrorMessage(String((e && e.message) |
 
 /**
  * One load of `profile`. `onResult` is called exactly once, on a later microtask, with the
- * binding's result object: `{ ok: true, token, expiresAt, cachePath, detail? }` or
- * `{ ok: false, message }`. `detail` asks for what the sso-token command prints. `env`
- * optionally replaces some of the environment variables the load reads.
+ * binding's result object: `{ ok: true, token, expiresAt, cachePath, configPath, detail? }`
+ * or `{ ok: false, message }`. Options: `expiryWindow` and `advisoryWindow` (seconds, as
+ * the caller set them), `force` (refresh now through CreateToken), `detail` (what the
+ * sso-token command prints), `env` (some environment variables replaced).
  */
-function load(profile, expiryWindow, advisoryWindow, force, detail, onResult, env) {
+function load(profile, options, onResult) {
+  const { expiryWindow, advisoryWindow, force = false, detail = false, env } = options
   if (typeof profile !== 'string') {
     queueMicrotask(() => onResult(failed('The "profile" option must be a string')))
     return
@@ -135,8 +137,8 @@ function load(profile, expiryWindow, advisoryWindow, force, detail, onResult, en
 }
 
 /** `load` as a promise that never rejects. */
-function loadPromise(profile, expiryWindow, advisoryWindow, force, detail, env) {
-  return new Promise((resolve) => load(profile, expiryWindow, advisoryWindow, force, detail, resolve, env))
+function loadPromise(profile, options) {
+  return new Promise((resolve) => load(profile, options, resolve))
 }
 
 module.exports = { ERROR_CODE, REFRESH_THROTTLE_MS, failure, load, loadPromise, profileName, seconds }

@@ -54,6 +54,15 @@ function unwatchable(dir) {
   return null
 }
 
+/** Why fs.watch failed, in the words `sso-token` prints. */
+function watchError(e) {
+  return e.code === 'ENOSPC' ? 'the inotify watch limit is reached' : e.code || e.message
+}
+
+function noWatch(dir, entry) {
+  log('no watch of %s (%s): tokens are served from memory until the window', dir, entry.reason)
+}
+
 // How far back a file's mtime may lie before its folder's watch began and still count as
 // a change the watch could have missed: the load that read the file finished just before,
 // and some file systems keep mtimes to a second or two.
@@ -70,7 +79,7 @@ function watchFolder(dir) {
   entry = { watcher: null, reason: unwatchable(dir) }
   folders.set(dir, entry)
   if (entry.reason) {
-    log('no watch of %s (%s): tokens are served from memory until the window', dir, entry.reason)
+    noWatch(dir, entry)
     return entry
   }
   const requestedAt = Date.now()
@@ -82,8 +91,8 @@ function startWatch(dir, entry, requestedAt) {
   try {
     entry.watcher = fs.watch(dir, { persistent: false }, (event, name) => changed(dir, name))
   } catch (e) {
-    entry.reason = e.code === 'ENOSPC' ? 'the inotify watch limit is reached' : e.code || e.message
-    log('no watch of %s (%s): tokens are served from memory until the window', dir, entry.reason)
+    entry.reason = watchError(e)
+    noWatch(dir, entry)
     return
   }
   entry.watcher.on('error', (e) => {
@@ -158,7 +167,7 @@ function detect(dir) {
     fs.watch(dir, { persistent: false }).close()
     return 'watch'
   } catch (e) {
-    return `none (${e.code === 'ENOSPC' ? 'the inotify watch limit is reached' : e.code || e.message})`
+    return `none (${watchError(e)})`
   }
 }
 

@@ -1,30 +1,54 @@
-//! The napi binding: one load is one call from JavaScript and one promise back.
+//! The napi binding: one load is one call from JavaScript and one result back.
 //!
-//! The load's local stage (config, cache file, decision) is an `AsyncTask` on the libuv
-//! pool. When it must wait for a refresh, the refresh runs on the engine's own threads and
-//! the task's promise resolves with a second promise that the refresh settles: the caller
-//! still sees one promise, and no network wait ever holds a libuv thread. Failures come
-//! back as data (`ok: false`) and `lib/native.js` turns them into v2-shaped errors, so
-//! every error is built in one place.
+//! The load's local stage (config, cache file, decision) runs on the addon's loader
+//! threads (`loader.rs`, the default) or as an `AsyncTask` on the libuv pool (`load`).
+//! When it must wait for a refresh, the refresh runs on the engine's own threads and the
+//! result follows when it lands (on the pool path, the task's promise resolves with a
+//! second promise that the refresh settles): no network wait ever holds a loader or libuv
+//! thread. Failures come back as data (`ok: false`) and `lib/native.js` turns them into
+//! v2-shaped errors, so every error is built in one place.
 
 use napi::bindgen_prelude::*;
 use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
 use napi_derive::napi;
 use sso_token_core::engine::panic_message;
 use sso_token_core::{
-  Engine, Env as CoreEnv, Error as CoreError, LoadOptions, Loaded, Pending, Refreshed, Step, Window,
+  Engine, Env as CoreEnv, Error as CoreError, LoadOptions, Loaded, Pending, Refreshed, Secret,
+  Step, Window,
 };
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
 pub mod loader;
 
+/// A token on its way to JavaScript. The JS string is made straight from the secret's
+/// bytes, so no plain copy is left on the Rust heap: the secret is zeroized when this is
+/// dropped, right after the conversion. (The JS string itself belongs to V8.)
+pub struct JsToken(Secret);
+
+impl TypeName for JsToken {
+  fn type_name() -> &'static str {
+    "string"
+  }
+  fn value_type() -> ValueType {
+    ValueType::String
+  }
+}
+
+impl ToNapiValue for JsToken {
+  unsafe fn to_napi_value(env: sys::napi_env, value: Self) -> Result<sys::napi_value> {
+    // SAFETY: called by napi-rs on the JS thread with a live env, as every conversion is.
+    unsafe { <&str>::to_napi_value(env, value.0.expose()) }
+  }
+}
+
 /// The outcome of one load, as handed to `lib/native.js`.
-#[napi(object)]
+#[napi(object, object_from_js = false)]
 pub struct LoadResult {
   pub ok: bool,
   /// The exact error message when `ok` is false.
   pub message: Option<String>,
-  pub token: Option<String>,
+  #[napi(ts_type = "string")]
+  pub token: Option<JsToken>,
   /// Milliseconds since the epoch.
   pub expires_at: Option<f64>,
   pub cache_path: Option<String>,
@@ -35,7 +59,7 @@ pub struct LoadResult {
 }
 
 /// The parts of a load only the `sso-token` command shows.
-#[napi(object)]
+#[napi(object, object_from_js = false)]
 pub struct LoadDetail {
   pub session: Option<String>,
   pub start_url: String,
@@ -51,7 +75,7 @@ impl LoadResult {
       Ok(l) => LoadResult {
         ok: true,
         message: None,
-        token: Some(l.token.expose().to_string()),
+        token: Some(JsToken(l.token)),
         expires_at: Some(l.expires_at.timestamp_millis() as f64),
         cache_path: Some(l.cache_path.display().to_string()),
         config_path: Some(l.config_path.display().to_string()),
@@ -233,11 +257,12 @@ pub const REFRESH_THROTTLE_SECONDS: f64 =
   sso_token_core::decide::REFRESH_THROTTLE.num_seconds() as f64;
 
 /// How a refresh of a cache file ended, for the JS layer's instances that hold its token.
-#[napi(object)]
+#[napi(object, object_from_js = false)]
 pub struct RefreshEvent {
   pub cache_path: String,
   /// The new token, when the refresh produced one.
-  pub token: Option<String>,
+  #[napi(ts_type = "string")]
+  pub token: Option<JsToken>,
   /// Its expiry, in milliseconds since the epoch.
   pub expires_at: Option<f64>,
   /// Why it failed, when it did.
@@ -266,7 +291,7 @@ pub fn on_refreshed(callback: Function<RefreshEvent, ()>) -> Result<()> {
       let event = || {
         let (token, expires_at, cause) = match refreshed {
           Refreshed::Token { token, expires_at } => (
-            Some(token.expose().to_string()),
+            Some(JsToken(token.clone())),
             Some(expires_at.timestamp_millis() as f64),
             None,
           ),

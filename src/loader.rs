@@ -33,7 +33,7 @@ const LOADER_THREADS: usize = 2;
 const SPIN_FOR: Duration = Duration::from_micros(200);
 
 /// A finished load, for the realm that asked for it.
-#[napi(object)]
+#[napi(object, object_from_js = false)]
 pub struct Completed {
   /// The id the JS layer gave the load.
   pub id: f64,
