@@ -20,6 +20,14 @@ pub mod pool;
 pub mod refresh;
 pub mod secret;
 
+pub use chrono;
+pub use clock::{Clock, SystemClock};
+pub use decide::Window;
+pub use engine::{Engine, LoadOptions, Loaded, Patience, Pending, Refreshed, Step};
+pub use env::Env;
+pub use error::{Error, RefreshCause, ERROR_CODE};
+pub use secret::Secret;
+
 #[cfg(test)]
 mod testing {
   /// A fresh, empty folder under the system's temp folder, named for the test and process.
@@ -30,11 +38,3 @@ mod testing {
     d
   }
 }
-
-pub use chrono;
-pub use clock::{Clock, SystemClock};
-pub use decide::Window;
-pub use engine::{Engine, LoadOptions, Loaded, Patience, Pending, Refreshed, Step};
-pub use env::Env;
-pub use error::{Error, RefreshCause, ERROR_CODE};
-pub use secret::Secret;
