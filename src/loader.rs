@@ -106,12 +106,14 @@ fn run(queue: &'static Queue) {
       },
       |e| Step::Done(Err(e)),
     );
+    // Guarded too: a loader thread must outlive any bug, or its callers would hang.
+    let finish = move |result| {
+      let result = guarded(|| LoadResult::new(result, detail), LoadResult::failed);
+      send(&channel, id, result);
+    };
     match step {
-      Step::Done(result) => send(&channel, id, LoadResult::new(result, detail)),
-      Step::Pending(pending) => pending.on_done(move |result| {
-        let result = guarded(|| LoadResult::new(result, detail), LoadResult::failed);
-        send(&channel, id, result);
-      }),
+      Step::Done(result) => finish(result),
+      Step::Pending(pending) => pending.on_done(finish),
     }
   }
 }

@@ -3,8 +3,8 @@
 //! A load is two stages with one hand-off. [`Engine::load`] is the local stage: it reads
 //! the config and the cache file, decides, and answers at once unless a refresh must be
 //! waited for; then it returns [`Step::Pending`], whose refresh runs on the engine's own
-//! threads (a network wait never holds a libuv thread). What the local stage found travels
-//! into the refresh instead of being found again.
+//! threads (a network wait never holds a loader or libuv thread). What the local stage
+//! found travels into the refresh instead of being found again.
 //!
 //! The engine owns the in-flight state of every cache file in the process: one refresh at a
 //! time per file (its waiters all get its outcome), the throttle, and the newest token a
