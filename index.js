@@ -178,12 +178,8 @@ for (const name of ['expiryWindow', 'advisoryWindow']) {
 // `Band::Advisory` of `Window::band` in core/src/decide.rs. Asked for at most once per
 // throttle period per instance, so a failing refresh is not asked for on every call.
 function refreshAheadIfDue(provider, state) {
-  let advisory
-  try {
-    advisory = seconds(provider.advisoryWindow)
-  } catch {
-    return // a throwing setting: the next load reports it
-  }
+  // A throwing setting reads as NaN, which asks for nothing: the next load reports it.
+  const advisory = seconds(readOr(() => provider.advisoryWindow, NaN))
   const now = Date.now()
   if (!(advisory > 0) || !state.expireTime || now + advisory * 1000 < +state.expireTime) return
   if (now - state.aheadAt < REFRESH_THROTTLE_MS) return

@@ -56,51 +56,70 @@ pub fn read_regular(path: &Path, cap: u64) -> Result<Vec<u8>, ReadError> {
   if meta.len() > cap {
     return Err(ReadError::TooLarge);
   }
-  // Read straight into a buffer one byte larger than the file, so that filling it means
-  // the file grew while being read; only then does the buffer grow (zeroizing as it goes).
+  // A buffer one byte larger than the file: filling it means the file grew meanwhile.
   let expected = usize::try_from(meta.len()).unwrap_or(usize::MAX);
+  read_capped(file, cap, expected).map_err(|e| match e {
+    CappedError::TooLarge => ReadError::TooLarge,
+    CappedError::Io(e) => ReadError::Io(e),
+  })
+}
+
+/// Why [`read_capped`] gave up.
+#[derive(Debug)]
+pub enum CappedError {
+  /// More than the cap.
+  TooLarge,
+  /// Reading failed.
+  Io(io::Error),
+}
+
+/// Reads `reader` to its end, at most `cap` bytes, straight into a buffer of
+/// `expected + 1` bytes that grows (zeroizing what it leaves) only when that is filled.
+/// The content may be secret: on failure the buffer is zeroized before it is dropped.
+pub fn read_capped(reader: impl Read, cap: u64, expected: usize) -> Result<Vec<u8>, CappedError> {
+  // One byte past the cap tells content of exactly `cap` bytes from a longer one.
+  let mut limited = reader.take(cap.saturating_add(1));
   let mut bytes = vec![0u8; expected.saturating_add(1)];
-  let mut limited = file.take(cap + 1);
   let mut filled = 0;
   let result = loop {
     if filled == bytes.len() {
       let more = bytes.len().max(4096);
-      if bytes.capacity() - bytes.len() < more {
-        let mut grown = Vec::with_capacity(bytes.len() + more);
-        grown.extend_from_slice(&bytes);
-        bytes.zeroize();
-        bytes = grown;
-      }
+      reserve_zeroizing(&mut bytes, more);
       bytes.resize(filled + more, 0);
     }
     match limited.read(&mut bytes[filled..]) {
+      Ok(0) if filled as u64 > cap => break Err(CappedError::TooLarge),
       Ok(0) => break Ok(()),
       Ok(n) => filled += n,
       Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-      Err(e) => break Err(ReadError::Io(e)),
+      Err(e) => break Err(CappedError::Io(e)),
     }
   };
   bytes.truncate(filled);
-  if result.is_ok() && bytes.len() as u64 > cap {
-    bytes.zeroize();
-    return Err(ReadError::TooLarge);
+  match result {
+    Ok(()) => Ok(bytes),
+    Err(e) => {
+      bytes.zeroize();
+      Err(e)
+    }
   }
-  if let Err(e) = result {
+}
+
+/// Makes room for `more` bytes after the content of `bytes`; when that needs a larger
+/// allocation, the old one is zeroized before it is freed.
+fn reserve_zeroizing(bytes: &mut Vec<u8>, more: usize) {
+  if bytes.capacity() - bytes.len() < more {
+    let mut grown = Vec::with_capacity((bytes.len() + more).max(bytes.capacity() * 2));
+    grown.extend_from_slice(bytes);
     bytes.zeroize();
-    return Err(e);
+    *bytes = grown;
   }
-  Ok(bytes)
 }
 
 /// Appends `more` to `bytes`; when that needs a larger allocation, the old one is zeroized
 /// before it is freed, so no copy of the content is left behind in freed memory.
 pub fn push_zeroizing(bytes: &mut Vec<u8>, more: &[u8]) {
-  if bytes.capacity() - bytes.len() < more.len() {
-    let mut grown = Vec::with_capacity((bytes.len() + more.len()).max(bytes.capacity() * 2));
-    grown.extend_from_slice(bytes);
-    bytes.zeroize();
-    *bytes = grown;
-  }
+  reserve_zeroizing(bytes, more.len());
   bytes.extend_from_slice(more);
 }
 

@@ -34,17 +34,11 @@ pub(crate) fn run(
     .ok()
     .flatten();
   let now = engine.clock.now();
-  if let Ok(reread) =
-    CachedToken::read_settled(&found.path, &found.profile, engine.patience.torn_read)
-  {
+  if let Ok(reread) = reread(engine, found) {
     if reread.access_token != cached.access_token
       && window.band(now, reread.expires_at) == Band::Fresh
     {
-      return Outcome::Token {
-        token: reread.access_token.clone(),
-        expires_at: reread.expires_at,
-        write_error: None,
-      };
+      return theirs(&reread);
     }
     // Another process may have rotated the refresh token: build on the newest file.
     if reread.missing_refresh_key().is_none() {
@@ -79,8 +73,8 @@ pub(crate) fn run(
   );
   // Write only over the file this refresh was based on: one deleted (logged out) or
   // replaced (logged in again) meanwhile is the user's newer word, and stays.
-  let unchanged = CachedToken::read_settled(&found.path, &found.profile, engine.patience.torn_read)
-    .is_ok_and(|on_disk| on_disk.access_token == cached.access_token);
+  let unchanged =
+    reread(engine, found).is_ok_and(|on_disk| on_disk.access_token == cached.access_token);
   let write_error = if unchanged {
     write_atomic(&found.path, &next.to_bytes())
       .err()
@@ -92,6 +86,20 @@ pub(crate) fn run(
     token: response.access_token,
     expires_at,
     write_error,
+  }
+}
+
+/// The cache file as it is now, waiting out another tool's rewrite in place.
+fn reread(engine: &Engine, found: &Found) -> Result<CachedToken, crate::error::Error> {
+  CachedToken::read_settled(&found.path, &found.profile, engine.patience.torn_read)
+}
+
+/// Another writer's token, found in the file: used as it is, nothing to write back.
+fn theirs(reread: &CachedToken) -> Outcome {
+  Outcome::Token {
+    token: reread.access_token.clone(),
+    expires_at: reread.expires_at,
+    write_error: None,
   }
 }
 
@@ -113,17 +121,11 @@ fn after_failure(
   let deadline = std::time::Instant::now() + patience;
   let mut fallback = None;
   loop {
-    if let Ok(reread) =
-      CachedToken::read_settled(&found.path, &found.profile, engine.patience.torn_read)
-    {
+    if let Ok(reread) = reread(engine, found) {
       let now = engine.clock.now();
       if reread.access_token != cached.access_token {
         if window.band(now, reread.expires_at) != Band::Mandatory {
-          return Outcome::Token {
-            token: reread.access_token.clone(),
-            expires_at: reread.expires_at,
-            write_error: None,
-          };
+          return theirs(&reread);
         }
         if reread.expires_at > now {
           fallback = Some((reread.access_token.clone(), reread.expires_at));

@@ -77,6 +77,18 @@ impl io::Write for ZeroizingWriter {
   }
 }
 
+/// Zeroizes every string in a JSON value about to be dropped: a parsed cache file or
+/// CreateToken answer, whose strings may be tokens.
+pub fn zeroize_json(value: &mut serde_json::Value) {
+  use serde_json::Value;
+  match value {
+    Value::String(s) => s.zeroize(),
+    Value::Array(items) => items.iter_mut().for_each(zeroize_json),
+    Value::Object(fields) => fields.values_mut().for_each(zeroize_json),
+    _ => {}
+  }
+}
+
 #[cfg(test)]
 mod tests {
   use super::*;

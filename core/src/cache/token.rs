@@ -9,7 +9,7 @@ use super::MAX_CACHE_FILE_BYTES;
 use crate::error::Error;
 use crate::files::{read_regular, ReadError};
 use crate::oidc::CreateTokenRequest;
-use crate::secret::{Secret, ZeroizingWriter};
+use crate::secret::{zeroize_json, Secret, ZeroizingWriter};
 use chrono::{DateTime, NaiveDateTime, SecondsFormat, Utc};
 use serde_json::{Map, Value};
 use std::fmt;
@@ -182,7 +182,7 @@ impl CachedToken {
     let mut doc = self.doc.clone();
     let mut replace = |key: &str, value: String| {
       if let Some(mut old) = doc.insert(key.into(), Value::String(value)) {
-        zeroize_strings(&mut old);
+        zeroize_json(&mut old);
       }
     };
     replace("accessToken", access_token.expose().into());
@@ -216,16 +216,6 @@ impl CachedToken {
       Ok(()) => out.into_bytes(),
       Err(_) => Zeroizing::new(Vec::new()),
     }
-  }
-}
-
-/// Zeroizes every string in `value` (a value about to be dropped may be a token).
-fn zeroize_strings(value: &mut Value) {
-  match value {
-    Value::String(s) => s.zeroize(),
-    Value::Array(items) => items.iter_mut().for_each(zeroize_strings),
-    Value::Object(fields) => fields.values_mut().for_each(zeroize_strings),
-    _ => {}
   }
 }
 

@@ -8,9 +8,10 @@
 
 use super::proxy::proxy_for;
 use super::tls::agent_for;
-use super::wire::{parse_error, parse_success, read_body, request_body, sanitize, BodyError};
+use super::wire::{parse_error, parse_success, read_body, request_body, sanitize};
 use super::{CreateTokenRequest, CreateTokenResponse, OidcError, Transport};
 use crate::env::Env;
+use crate::files::CappedError;
 use std::collections::hash_map::RandomState;
 use std::fmt;
 use std::hash::{BuildHasher, Hasher};
@@ -277,11 +278,11 @@ fn one_attempt(agent: &Agent, body: &[u8], context: &Context<'_>) -> Outcome {
   match status {
     200..=299 => match limited {
       Ok(bytes) => Outcome::Final(parse_success(&bytes)),
-      Err(BodyError::TooLarge) => Outcome::Final(Err(OidcError::InvalidResponse(
+      Err(CappedError::TooLarge) => Outcome::Final(Err(OidcError::InvalidResponse(
         "response body over 1 MiB".into(),
       ))),
       // ureq hands its own errors (timeouts, resets) through the reader wrapped in io::Error.
-      Err(BodyError::Io(e)) => transport_failure(ureq::Error::from(e), context),
+      Err(CappedError::Io(e)) => transport_failure(ureq::Error::from(e), context),
     },
     300..=399 => Outcome::Final(Err(OidcError::Http {
       status,

@@ -4,13 +4,13 @@
 //! of the values we sent before it reaches a message.
 
 use super::{CreateTokenRequest, CreateTokenResponse, OidcError};
-use crate::files::push_zeroizing;
-use crate::secret::{Secret, ZeroizingWriter};
+use crate::files::{read_capped, CappedError};
+use crate::secret::{zeroize_json, Secret, ZeroizingWriter};
 use serde_json::{Map, Value};
 use std::collections::hash_map::RandomState;
 use std::collections::HashSet;
 use std::hash::{BuildHasher, BuildHasherDefault, Hasher};
-use std::io::{self, Read};
+use std::io::Read;
 use zeroize::{Zeroize, Zeroizing};
 
 /// Largest `expiresIn` accepted (10 years of 366 days, in seconds): far beyond any real
@@ -53,37 +53,12 @@ pub fn request_body(request: &CreateTokenRequest) -> Result<Zeroizing<Vec<u8>>, 
   Ok(out.into_bytes())
 }
 
-/// Why [`read_body`] gave up.
-#[derive(Debug)]
-pub enum BodyError {
-  /// The body is longer than the limit.
-  TooLarge,
-  /// Reading failed (for a ureq body reader, a ureq error wrapped in `io::Error`).
-  Io(io::Error),
-}
-
 /// Reads a response body of at most `limit` bytes. The body may hold new tokens, so it is
 /// read into a buffer that zeroizes what it outgrows and is zeroized on drop (a plain
 /// `read_to_end` leaves every smaller copy in freed memory). Public for the allocator test.
-pub fn read_body(reader: impl Read, limit: u64) -> Result<Zeroizing<Vec<u8>>, BodyError> {
-  let mut bytes = Zeroizing::new(Vec::new());
-  // One byte past the limit tells a body of exactly `limit` bytes from a longer one.
-  let mut limited = reader.take(limit.saturating_add(1));
-  let mut chunk = [0u8; 8192];
-  let result = loop {
-    match limited.read(&mut chunk) {
-      Ok(0) => break Ok(()),
-      Ok(n) => push_zeroizing(&mut bytes, &chunk[..n]),
-      Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-      Err(e) => break Err(BodyError::Io(e)),
-    }
-  };
-  chunk.zeroize();
-  result?;
-  if bytes.len() as u64 > limit {
-    return Err(BodyError::TooLarge);
-  }
-  Ok(bytes)
+pub fn read_body(reader: impl Read, limit: u64) -> Result<Zeroizing<Vec<u8>>, CappedError> {
+  // Room for any usual answer (a few hundred bytes to a few KiB) before the first growth.
+  read_capped(reader, limit, 8192).map(Zeroizing::new)
 }
 
 fn invalid(why: &str) -> OidcError {
@@ -97,12 +72,12 @@ pub fn parse_success(bytes: &[u8]) -> Result<CreateTokenResponse, OidcError> {
   let value: Value = serde_json::from_str(text).map_err(|_| invalid("body is not JSON"))?;
   let Value::Object(mut fields) = value else {
     let mut value = value;
-    scrub(&mut value);
+    zeroize_json(&mut value);
     return Err(invalid("body is not a JSON object"));
   };
   let result = take_response(&mut fields);
   for value in fields.values_mut() {
-    scrub(value);
+    zeroize_json(value);
   }
   result
 }
@@ -153,7 +128,7 @@ fn take_secret(fields: &mut Map<String, Value>, key: &str) -> Result<Option<Secr
     None | Some(Value::Null) => Ok(None),
     Some(Value::String(s)) => Ok(Some(Secret::new(s))),
     Some(mut other) => {
-      scrub(&mut other);
+      zeroize_json(&mut other);
       Err(())
     }
   }
@@ -163,16 +138,6 @@ fn take_secret(fields: &mut Map<String, Value>, key: &str) -> Result<Option<Secr
 /// that later carry it.
 fn has_control(s: &str) -> bool {
   s.chars().any(char::is_control)
-}
-
-/// Zeroizes the strings of a parsed body before it is dropped: it may hold tokens.
-fn scrub(value: &mut Value) {
-  match value {
-    Value::String(s) => s.zeroize(),
-    Value::Array(items) => items.iter_mut().for_each(scrub),
-    Value::Object(fields) => fields.values_mut().for_each(scrub),
-    _ => {}
-  }
 }
 
 /// The error of a 4xx/5xx answer: from `{"error", "error_description"}` (or AWS's
@@ -207,7 +172,7 @@ pub fn parse_error(
     [(); 3].map(|()| clean.next().flatten())
   };
   if let Some(value) = json.as_mut() {
-    scrub(value);
+    zeroize_json(value);
   }
   let error = json_error
     .map(|e| match e.rsplit_once('#') {
@@ -667,16 +632,20 @@ fn base64_core(bytes: &[u8], lead: usize, alphabet: &[u8; 64]) -> Zeroizing<Stri
 #[cfg(test)]
 mod tests {
   use super::*;
+  use std::io;
 
   #[test]
   fn read_body_takes_exactly_the_limit_and_refuses_one_byte_more() {
     assert_eq!(&read_body(&b"abcd"[..], 4).unwrap()[..], b"abcd");
     assert!(matches!(
       read_body(&b"abcde"[..], 4),
-      Err(BodyError::TooLarge)
+      Err(CappedError::TooLarge)
     ));
     assert_eq!(&read_body(&b""[..], 0).unwrap()[..], b"");
-    assert!(matches!(read_body(&b"x"[..], 0), Err(BodyError::TooLarge)));
+    assert!(matches!(
+      read_body(&b"x"[..], 0),
+      Err(CappedError::TooLarge)
+    ));
     let big = vec![b'x'; 50_000];
     assert_eq!(read_body(&big[..], u64::MAX).unwrap().len(), 50_000);
   }
@@ -697,7 +666,7 @@ mod tests {
         }
       }
     }
-    let Err(BodyError::Io(e)) = read_body(Flaky(0), 10) else {
+    let Err(CappedError::Io(e)) = read_body(Flaky(0), 10) else {
       panic!("expected an I/O error");
     };
     assert_eq!(e.kind(), io::ErrorKind::ConnectionReset);
