@@ -43,7 +43,9 @@ impl Pool {
   pub fn submit(&self, job: Job) -> Result<(), Vec<Job>> {
     let mut state = self.lock();
     state.jobs.push_back(job);
-    if state.idle > 0 || state.threads >= MAX_REFRESH_THREADS {
+    // An idle thread counts until it wakes and takes a job: only as many queued jobs as
+    // there are idle threads are theirs; one more needs a thread of its own.
+    if state.jobs.len() <= state.idle || state.threads >= MAX_REFRESH_THREADS {
       drop(state);
       self.shared.work.notify_one();
       return Ok(());
@@ -132,5 +134,39 @@ mod tests {
     }
     assert!(most.load(Ordering::SeqCst) <= MAX_REFRESH_THREADS);
     assert!(pool.threads() <= MAX_REFRESH_THREADS);
+  }
+
+  #[test]
+  fn jobs_submitted_together_do_not_queue_behind_one_idle_thread() {
+    // Two refreshes of different files, submitted while one thread sits idle: each must
+    // get a thread, or a slow CreateToken for one session would delay the other.
+    let pool = Pool::default();
+    let (done, finished) = mpsc::channel();
+    pool
+      .submit(Box::new(move || done.send(()).unwrap()))
+      .map_err(|_| "refused")
+      .unwrap();
+    finished.recv_timeout(Duration::from_secs(5)).unwrap();
+    while pool.lock().idle == 0 {
+      std::thread::sleep(Duration::from_millis(1));
+    }
+    let both = Arc::new(std::sync::Barrier::new(2));
+    let (met, meetings) = mpsc::channel();
+    for _ in 0..2 {
+      let (both, met) = (Arc::clone(&both), met.clone());
+      pool
+        .submit(Box::new(move || {
+          // Each waits for the other: only two threads running at once get past this.
+          both.wait();
+          met.send(()).unwrap();
+        }))
+        .map_err(|_| "refused")
+        .unwrap();
+    }
+    for _ in 0..2 {
+      meetings
+        .recv_timeout(Duration::from_secs(5))
+        .expect("the second job waited for the first");
+    }
   }
 }
