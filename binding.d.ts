@@ -9,28 +9,26 @@
  */
 export declare const __napiBindingTarget: 'native' | 'wasm32-wasi' | 'wasm32-wasip1'
 
-/** A finished load, for the realm that asked for it. */
-export interface Completed {
-  /** The id the JS layer gave the load. */
-  id: number
-  result: LoadResult
-}
+/** Whether changes to files in `dir` would be seen: `watch`, or `none (<why>)`. */
+export declare function changeDetection(dir: string): string
 
-/** The environment variable names `load` expects values for, in order. */
+/**
+ * How many changes to files loads read were ever seen (the notifications polled now): the
+ * same number as before means nothing changed.
+ */
+export declare function changes(): number
+
+/** The environment variable names a request carries values for, in order. */
 export declare function envVariables(): Array<string>
 
 /** The `code` and `name` of every error. */
 export declare const ERROR_CODE: string
 
-/** The message of a bug inside the provider, for failures the binding itself reports. */
-export declare function internalErrorMessage(cause: string): string
-
 /**
- * Loads `profile`'s token: one promise of a [`LoadResult`], never rejected for a load
- * problem. `env` is as [`environment`] takes it; the windows are in seconds; `detail`
- * adds what `sso-token` prints.
+ * Loads `request.profile`'s token, reading the files: one promise of a [`LoadResult`],
+ * never rejected for a load problem.
  */
-export declare function load(profile: string, env: Array<string | undefined | null> | undefined | null, expiryWindow: number, advisoryWindow: number, forceRefresh: boolean, detail: boolean): Promise<LoadResult>
+export declare function load(request: LoadRequest): Promise<LoadResult>
 
 /** The parts of a load only the `sso-token` command shows. */
 export interface LoadDetail {
@@ -42,26 +40,53 @@ export interface LoadDetail {
   writeError?: string
 }
 
-/**
- * Opens this realm's channel back: `callback` gets every finished load as `{ id, result }`.
- * `false` when there are no loader threads: then use `load`, on the libuv pool.
- */
-export declare function loaderOpen(callback: (arg: Completed) => void): boolean
+/** One load, as the JS layer asks for it. */
+export interface LoadRequest {
+  profile: string
+  /** The values of `envVariables()`, in that order; `null` for unset. */
+  env: Array<string | undefined | null>
+  /** Seconds, as the caller set them. */
+  expiryWindow: number
+  advisoryWindow: number
+  /** Refresh now through CreateToken (`sso-token --refresh`). */
+  force?: boolean
+  /** Add what the `sso-token` command prints. */
+  detail?: boolean
+  /** The snapshot version the caller holds: an answer of that version leaves the token out. */
+  version?: number
+}
 
 /**
- * Queues a load; its result reaches the realm's callback with `id`. Arguments as
- * [`crate::load`].
+ * The outcome of one load or lookup, as handed to `lib/native.js`. On success it carries
+ * what the JS layer may cache and until when (milliseconds since the epoch): the layer
+ * compares `Date.now()` with these numbers and does no window arithmetic itself.
  */
-export declare function loaderSubmit(id: number, profile: string, envValues: Array<string | undefined | null> | undefined | null, expiryWindow: number, advisoryWindow: number, forceRefresh: boolean, detail: boolean): void
-
-/** The outcome of one load, as handed to `lib/native.js`. */
 export interface LoadResult {
   ok: boolean
+  /** The error's kind when `ok` is false (`Error::kind` in the core). */
+  kind?: string
   /** The exact error message when `ok` is false. */
   message?: string
+  /** What this profile and environment are found by next time (`lookupKey`). */
+  key?: number
+  /** Left out when the caller already holds this version. */
   token?: string
-  /** Milliseconds since the epoch. */
+  /** Changes whenever the file's token does. */
+  version?: number
   expiresAt?: number
+  /** From here on a call asks again: a refresh ahead of need is due. */
+  refreshAt?: number
+  /** From here on a call waits for a refresh (v2's window). */
+  mustRefreshAt?: number
+  /** While the throttle holds: when the next attempt may start. */
+  retryAfter?: number
+  /** Whether changes on disk are seen; without, a reload reads the disk. */
+  watched?: boolean
+  /** The refresh to wait for: its outcome comes through the channel with this number. */
+  pending?: number
+  /** The count of changes seen as of a lookup's check (`changes()`). */
+  changes?: number
+  /** Left out of `lookupKey` answers: the caller has them from the first. */
   cachePath?: string
   /** The config file the load read. */
   configPath?: string
@@ -70,28 +95,42 @@ export interface LoadResult {
 }
 
 /**
- * Calls `callback` with every refresh's outcome, whichever load started it (one per JS
- * realm: each worker thread that loads the addon registers its own).
+ * The same load answered from memory, on this thread, when nothing it would read has
+ * changed on disk: `null` when the files must be read (`load`).
  */
-export declare function onRefreshed(callback: (arg: RefreshEvent) => void): void
+export declare function lookup(request: LoadRequest): LoadResult | null
 
 /**
- * Whether this process's environment holds `name` = `value`: the JS layer sets a variable
- * in `process.env` and asks, to learn whether `process.env` is the process environment
- * (Node's main thread) or a copy (a worker thread, a test runner's sandbox).
+ * `lookup` of a profile and environment a result named by `key` (the caller has checked
+ * that neither changed): only numbers cross. `version` is the one the caller holds.
  */
-export declare function processEnvHas(name: string, value: string): boolean
+export declare function lookupKey(key: number, version: number, expiryWindow: number, advisoryWindow: number): LoadResult | null
 
-/** At most one refresh attempt per cache file in this many seconds. */
-export declare const REFRESH_THROTTLE_SECONDS: number
+/**
+ * Opens this realm's channel: `callback` gets the outcome of every refresh in the process,
+ * whichever load started it. Each realm (the main thread, each worker) opens its own, once,
+ * on its first load.
+ */
+export declare function openChannel(callback: (arg: SettledEvent) => void): void
 
-/** How a refresh of a cache file ended, for the JS layer's instances that hold its token. */
-export interface RefreshEvent {
+/**
+ * How a refresh of a cache file ended, for the instances of one realm that hold its token
+ * and the calls waiting for it.
+ */
+export interface SettledEvent {
   cachePath: string
-  /** The new token, when the refresh produced one. */
+  /** The refresh's number, as a pending result named it. */
+  flight: number
+  ok: boolean
+  kind?: string
+  message?: string
+  /** The file's best token now (a new one, or the old one still valid). */
   token?: string
-  /** Its expiry, in milliseconds since the epoch. */
   expiresAt?: number
-  /** Why it failed, when it did. */
-  cause?: string
+  version?: number
+  /** A new token came from the refresh. */
+  refreshed: boolean
+  /** Why no new token came, when the old one is served. */
+  refreshNote?: string
+  writeError?: string
 }

@@ -835,12 +835,11 @@ function __napiStampBindingTarget(exportsObject, target) {
 // linked import resolves to `undefined`.
 module.exports.__napiBindingTarget = __napiStampBindingTarget(nativeBinding, __napiLoadedBindingTarget)
 module.exports = nativeBinding
+module.exports.changeDetection = nativeBinding.changeDetection
+module.exports.changes = nativeBinding.changes
 module.exports.envVariables = nativeBinding.envVariables
 module.exports.ERROR_CODE = nativeBinding.ERROR_CODE
-module.exports.internalErrorMessage = nativeBinding.internalErrorMessage
 module.exports.load = nativeBinding.load
-module.exports.loaderOpen = nativeBinding.loaderOpen
-module.exports.loaderSubmit = nativeBinding.loaderSubmit
-module.exports.onRefreshed = nativeBinding.onRefreshed
-module.exports.processEnvHas = nativeBinding.processEnvHas
-module.exports.REFRESH_THROTTLE_SECONDS = nativeBinding.REFRESH_THROTTLE_SECONDS
+module.exports.lookup = nativeBinding.lookup
+module.exports.lookupKey = nativeBinding.lookupKey
+module.exports.openChannel = nativeBinding.openChannel

@@ -5,18 +5,12 @@
 // (lib/native.js -> src/lib.rs); this file only keeps that state and hands out results
 // on a later tick.
 
-const { inspect } = require('node:util')
-const {
-  ERROR_CODE,
-  REFRESH_THROTTLE_MS,
-  failure,
-  load,
-  loadPromise,
-  profileName,
-  seconds,
-} = require('./lib/native.js')
-const watch = require('./lib/watch.js')
+const { inspect, debuglog } = require('node:util')
+const native = require('./lib/native.js')
+const holders = require('./lib/holders.js')
 
+const { ERROR_CODE, profileName, seconds } = native
+const log = debuglog('sso-token-provider')
 const noop = () => {}
 
 // fromSso's configFilepath reaches its provider's loads as AWS_CONFIG_FILE through this
@@ -48,7 +42,7 @@ function checkCallback(callback, method) {
 // `SSOTokenProvider.prototype.<name>` read and write these; an instance assignment
 // shadows them for that instance only. expiryWindow is v2's (a load inside it waits for
 // the refresh); advisoryWindow is ours (inside it a call is answered at once and the token
-// is refreshed in the background).
+// is refreshed in the background). The core applies them; see Window in core/src/decide.rs.
 const defaults = { expiryWindow: 300, advisoryWindow: 900 }
 
 function windowSetting(name) {
@@ -83,15 +77,18 @@ class SSOTokenProvider {
       env: options[kEnv],
       // Callers waiting on the load under way; v2 coalesces per instance.
       waiters: [],
-      // The cache and config files whose token this is, and what lib/watch.js saw of them:
-      // `changes` counts change events, `stale` says the next get() must reload.
-      files: [],
-      heldPaths: [],
-      watched: false,
-      changes: 0,
-      stale: false,
-      // When a refresh ahead of need was last asked for.
-      aheadAt: 0,
+      // What the core said of the token: its version, and the times at which a call must
+      // ask again (`timing`, for the windows it was asked with); null when unknown.
+      version: -1,
+      timing: null,
+      // A refresh ahead of need was asked for since the last answer.
+      askedAhead: false,
+      // What the core finds this instance's profile and environment by, and the request
+      // that named it: while neither changes, a lookup sends only numbers.
+      key: undefined,
+      keyRequest: null,
+      // The cache file whose token this is (lib/holders.js).
+      path: null,
     }
     state.ref = new WeakRef(state)
     Object.defineProperty(this, kState, { value: state })
@@ -106,10 +103,8 @@ class SSOTokenProvider {
     this.get(callback || noop)
   }
 
-  // v2's needsRefresh. Its twin, the load's decision, is `Window::band` in
-  // core/src/decide.rs: there "valid" is strictly more than the window left, so at the
-  // exact edge v2's two rules disagree by a millisecond, as they do in v2. A window that
-  // is not a number of seconds needs a load, which reports it.
+  // v2's needsRefresh, kept for the API: the provider's own calls decide from the times
+  // the core gave them (Snapshot in core/src/engine.rs), whose mandatory edge is this.
   needsRefresh() {
     stateOf(this, 'needsRefresh')
     const windowSeconds = seconds(this.expiryWindow)
@@ -121,17 +116,16 @@ class SSOTokenProvider {
   get(callback) {
     const state = stateOf(this, 'get')
     checkCallback(callback, 'get')
-    // A file that changed on disk (a new login, a logout, another tool's refresh) is read
-    // again before its token is used: a logout must not be answered from memory.
-    if (this.needsRefresh() || state.stale) {
-      this.refresh((err) => {
-        if (!err) this.expired = false
-        if (callback) callback(err)
-      })
-    } else {
-      refreshAheadIfDue(this, state)
+    if (warm(this, state)) {
       if (callback) callback()
+      return
     }
+    this.refresh((err) => {
+      if (!err) this.expired = false
+      if (callback) callback(err)
+      // v2 drops a failure nobody asked to hear; say it where a developer looks.
+      else if (err) log('get() without a callback failed: %s', err.message)
+    })
   }
 
   refresh(callback) {
@@ -143,13 +137,16 @@ class SSOTokenProvider {
   }
 
   getPromise() {
-    // The warm path: a valid token in memory answers without touching Rust or the disk.
     const state = stateOf(this, 'getPromise')
-    if (!this.needsRefresh() && !state.stale) {
-      refreshAheadIfDue(this, state)
-      return Promise.resolve()
-    }
-    return new Promise((resolve, reject) => this.get((err) => (err ? reject(err) : resolve())))
+    // The warm path: a valid token in memory answers without a load.
+    if (warm(this, state)) return Promise.resolve()
+    return new Promise((resolve, reject) =>
+      this.refresh((err) => {
+        if (err) return reject(err)
+        this.expired = false
+        resolve()
+      }),
+    )
   }
 
   refreshPromise() {
@@ -171,30 +168,6 @@ for (const name of ['expiryWindow', 'advisoryWindow']) {
   Object.defineProperty(SSOTokenProvider, name, { ...windowSetting(name), enumerable: true })
 }
 
-// Inside the advisory window and beyond the mandatory one, a call is answered with the
-// token in memory and one background load is asked for: the engine refreshes the file
-// (one refresh per file per process, throttled, under the cross-process lock) and hands
-// the new token to every instance holding it (lib/watch.js). Its twin is
-// `Band::Advisory` of `Window::band` in core/src/decide.rs. Asked for at most once per
-// throttle period per instance, so a failing refresh is not asked for on every call.
-function refreshAheadIfDue(provider, state) {
-  // A throwing setting reads as NaN, which asks for nothing: the next load reports it.
-  const advisory = seconds(readOr(() => provider.advisoryWindow, NaN))
-  const now = Date.now()
-  if (!(advisory > 0) || !state.expireTime || now + advisory * 1000 < +state.expireTime) return
-  if (now - state.aheadAt < REFRESH_THROTTLE_MS) return
-  state.aheadAt = now
-  const profile = readOr(() => provider.profile, undefined)
-  const expiryWindow = readOr(() => provider.expiryWindow, NaN)
-  const changes = state.changes
-  const done = (result) => {
-    // A failure here reaches no caller: the token in memory is still valid.
-    if (result.ok) apply(state, result, changes)
-    else watch.log('refresh ahead of %s failed: %s', profile, result.message)
-  }
-  load(profile, { expiryWindow, advisoryWindow: advisory, env: state.env }, done)
-}
-
 function accessor(state, key, enumerable) {
   return {
     get: () => state[key],
@@ -206,24 +179,6 @@ function accessor(state, key, enumerable) {
   }
 }
 
-// Adds a waiter to the instance's load, starting one if none is under way. Nothing thrown
-// while starting it escapes: every waiter hears back exactly once.
-function join(provider, state, waiter) {
-  if (state.waiters.push(waiter) > 1) return
-  // A throwing getter reads as unusable: the load then says which setting is wrong.
-  const profile = readOr(() => provider.profile, undefined)
-  const expiryWindow = readOr(() => provider.expiryWindow, NaN)
-  const advisoryWindow = readOr(() => provider.advisoryWindow, NaN)
-  const changes = state.changes
-  const done = (result) => {
-    const waiters = state.waiters
-    state.waiters = []
-    const err = apply(state, result, changes)
-    for (const w of waiters) w(err)
-  }
-  load(profile, { expiryWindow, advisoryWindow, env: state.env }, done)
-}
-
 function readOr(read, fallback) {
   try {
     return read()
@@ -232,16 +187,141 @@ function readOr(read, fallback) {
   }
 }
 
-// Takes a load's result into `state`. `changes` is the count of change events when the
-// load started: an event after that may be one the load's read did not see, so the state
-// stays stale and the next get() reads again.
-function apply(state, result, changes) {
-  if (!result.ok) return failure(result.message)
-  state.token = result.token
-  state.expireTime = new Date(result.expiresAt)
+/** The load request of `provider` now, or a thrown failure (a bad profile or environment). */
+function requestOf(provider, state, extra) {
+  // A throwing getter reads as unusable: the load then says which setting is wrong.
+  return native.request(
+    readOr(() => provider.profile, undefined),
+    {
+      expiryWindow: readOr(() => provider.expiryWindow, NaN),
+      advisoryWindow: readOr(() => provider.advisoryWindow, NaN),
+      env: state.env,
+      version: state.version,
+      ...extra,
+    },
+  )
+}
+
+/**
+ * Whether a call can be answered from memory now: a token whose times, as the core gave
+ * them for this instance's windows, say it need not wait, and (where changes on disk are
+ * seen) no change since. Unknown times or a change are asked of the core on this thread,
+ * which answers from memory unless a file changed. Inside the advisory band it asks once
+ * for a refresh ahead of need.
+ */
+function warm(provider, state) {
+  if (state.expired || !state.token || state.waiters.length > 0) return false
+  let timing = state.timing
+  const stale =
+    !timing ||
+    (timing.watched && native.changes() !== timing.changes) ||
+    readOr(() => provider.expiryWindow, NaN) !== timing.expiryWindow ||
+    readOr(() => provider.advisoryWindow, NaN) !== timing.advisoryWindow
+  if (stale) {
+    if (!state.path || !ask(provider, state)) return false
+    timing = state.timing
+    if (!timing) return false
+  }
+  const now = Date.now()
+  if (now >= timing.mustRefreshAt) return false
+  if (now >= timing.refreshAt && !state.askedAhead) {
+    state.askedAhead = true
+    ahead(provider, state)
+  }
+  return true
+}
+
+/** Asks the core about `state`'s token, synchronously; whether it answered with one. */
+function ask(provider, state) {
+  let req
+  try {
+    req = requestOf(provider, state)
+  } catch {
+    return false
+  }
+  let answer = null
+  const answered = native.lookup(req, (result) => (answer = result), state.keyRequest, state.key)
+  // A pending answer is waited for by whoever asked; this call goes the slow way.
+  if (!answered || !answer || !answer.ok) return false
+  apply(state, answer, req)
+  return true
+}
+
+/**
+ * A refresh ahead of need: the core starts it (one per file, throttled) and its outcome
+ * reaches every holder of the file through the channel. Nobody waits for it; a failure is
+ * only logged, as the token in memory is still valid.
+ */
+function ahead(provider, state) {
+  let req
+  try {
+    req = requestOf(provider, state)
+  } catch {
+    return
+  }
+  const done = (result) => {
+    if (result.ok) apply(state, result, req)
+    else log('refresh ahead of %s failed: %s', req.profile, result.error.message)
+  }
+  send(state, req, done)
+}
+
+/**
+ * `req` answered from the core's memory when nothing changed on disk, else read off the
+ * JS thread. A read's result is counted from before it began: a change after that is one
+ * the read may not have seen.
+ */
+function send(state, req, done) {
+  if (native.lookup(req, done, state.keyRequest, state.key)) return
+  const changes = native.changes(true)
+  native.load(req, (result) =>
+    done(result.ok && result.changes === undefined ? { ...result, changes } : result),
+  )
+}
+
+// Adds a waiter to the instance's load, starting one if none is under way. Nothing thrown
+// while starting it escapes: every waiter hears back exactly once.
+function join(provider, state, waiter) {
+  if (state.waiters.push(waiter) > 1) return
+  let req
+  try {
+    req = requestOf(provider, state)
+  } catch (err) {
+    finish(state, err)
+    return
+  }
+  send(state, req, (result) => finish(state, apply(state, result, req)))
+}
+
+function finish(state, err) {
+  const waiters = state.waiters
+  state.waiters = []
+  for (const w of waiters) w(err)
+}
+
+// Takes a load's result into `state`: the token (left out when the instance holds that
+// version already), its expiry, the times the core computed for the windows of `req`, and
+// the change count they hold for.
+function apply(state, result, req) {
+  if (!result.ok) return result.error
+  if (result.token !== undefined) state.token = result.token
+  if (result.version !== state.version || !state.expireTime) {
+    state.expireTime = new Date(result.expiresAt)
+  }
+  state.version = result.version
   state.expired = false
-  if (state.changes === changes) state.stale = false
-  watch.hold(state, result.cachePath, result.configPath)
+  state.askedAhead = false
+  state.timing = result.timing && {
+    ...result.timing,
+    expiryWindow: req.expiryWindow,
+    advisoryWindow: req.advisoryWindow,
+    changes: result.changes,
+  }
+  if (result.key !== undefined) {
+    state.key = result.key
+    state.keyRequest = req
+  }
+  if (result.cachePath !== undefined) holders.hold(state, result.cachePath)
   return null
 }
 
@@ -267,12 +347,12 @@ function fromSso(init) {
     const profile = profileName(init.profile)
     if (ignoreCache) {
       // Read the files now, sharing no load that began before this call.
-      const result = await loadPromise(profile, {
+      const result = await native.loadPromise(profile, {
         expiryWindow: SSOTokenProvider.expiryWindow,
         advisoryWindow: SSOTokenProvider.advisoryWindow,
         env,
       })
-      if (!result.ok) throw v3Failure(failure(result.message), profile)
+      if (!result.ok) throw v3Failure(result.error)
       return { token: result.token, expiration: new Date(result.expiresAt) }
     }
     let provider = providers.get(profile)
@@ -283,7 +363,7 @@ function fromSso(init) {
     try {
       await provider.getPromise()
     } catch (err) {
-      throw v3Failure(err, profile)
+      throw v3Failure(err)
     }
     return { token: provider.token, expiration: provider.expireTime }
   }
@@ -295,8 +375,8 @@ function fromSso(init) {
 // cached token, a failed refresh) needs the user to act, and hiding it behind another
 // provider's token would be worse than stopping. Each case is checked against v3 itself in
 // __test__/v3-chain.test.js.
-function v3Failure(err, profile) {
-  err.tryNextLink = err.message === `Profile "${profile}" is missing required property "sso_session".`
+function v3Failure(err) {
+  err.tryNextLink = err.kind === 'NotAnSsoProfile'
   return err
 }
 

@@ -185,16 +185,22 @@ test('[compat] get() on a fresh token calls back synchronously with no argument'
   })
 })
 
-test('[compat] get() on a fresh token does not re-read the disk; refresh() does', async () => {
+test('[compat] get() on a fresh, unchanged token calls back at once; a changed file is read again', async () => {
   const first = freshToken({ accessToken: 'first' })
   await withHome({ tokens: { [KEY]: first } }, async (h) => {
     const { p } = await construct({ profile: 'dev' })
     assert.equal(p.token, 'first')
+    let now = false
+    p.get(() => (now = true))
+    assert.equal(now, true, 'v2 calls back before get() returns')
+    // v2 would keep serving 'first' until the window; a change on disk is seen (§4.8).
     h.writeToken(KEY, freshToken({ accessToken: 'second', expiresAt: isoIn(7200) }))
+    await delay(2)
     assert.equal(await p.getPromise(), undefined)
-    assert.equal(p.token, 'first')
-    assert.equal(await p.refreshPromise(), undefined)
     assert.equal(p.token, 'second')
+    h.writeToken(KEY, freshToken({ accessToken: 'third', expiresAt: isoIn(7200) }))
+    assert.equal(await p.refreshPromise(), undefined)
+    assert.equal(p.token, 'third')
     assert.ok(Math.abs(p.expireTime.getTime() - (Date.now() + 7200e3)) < 60e3)
   })
 })

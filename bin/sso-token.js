@@ -6,8 +6,7 @@
 // 2 usage error.
 
 const path = require('node:path')
-const { loadPromise, failure, profileName } = require('../lib/native.js')
-const { detect } = require('../lib/watch.js')
+const { changeDetection: detect, loadPromise, profileName } = require('../lib/native.js')
 const { SSOTokenProvider } = require('../index.js')
 
 const USAGE = `Usage: sso-token [--profile NAME] [--refresh] [--json] [--show-token]
@@ -93,7 +92,7 @@ async function main() {
     detail: true,
   })
   if (!result.ok) {
-    const err = failure(result.message)
+    const err = result.error
     if (opts.json) {
       process.stdout.write(`${toJson({ profile, error: { code: err.code, message: err.message } })}\n`)
     }

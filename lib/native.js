@@ -1,45 +1,60 @@
 'use strict'
 
 // The one bridge to the Rust binding (binding.js -> src/lib.rs), shared by index.js and the
-// sso-token command. A load is one call and one promise; this file turns its result into
-// the v2 error shape and guarantees that every load ends in exactly one result.
+// sso-token command. The core owns every token, every timing rule and the change
+// detection; this file builds requests, turns results into v2-shaped errors, and carries
+// the one channel back: every refresh's outcome reaches the instances holding that file's
+// token (lib/holders.js) and the calls waiting for it. Nothing here starts at require.
 
 const binding = require('../binding.js')
+const holders = require('./holders.js')
 
 const { ERROR_CODE } = binding
 const ENV_NAMES = binding.envVariables()
-const REFRESH_THROTTLE_MS = binding.REFRESH_THROTTLE_SECONDS * 1000
 
-// On Node's main thread `process.env` is the process environment, which Rust then reads
-// itself (cheaper than reading each variable here). A worker thread, or a test runner's
-// sandbox (jest), has a copy of its own, and a replaced `process.env` is not the
-// environment either: then the values are passed. A variable written through process.env
-// and read back by Rust tells which.
-function isProcessEnvironment(env) {
-  const name = `SSO_TOKEN_PROVIDER_PROBE_${process.pid}`
-  const value = String(Math.random())
+// The kinds of failure found here, before the core is asked; the core's own kinds come
+// with its results (`Error::kind` in core/src/error.rs).
+const KIND_BAD_ARGUMENT = 'InvalidSetting'
+const KIND_ENVIRONMENT = 'InvalidEnvironment'
+
+/**
+ * One environment variable as Node's own process.env would hold it: a string. A replaced
+ * `process.env` (a plain object, common in tests) may hold anything; a number or an object
+ * reads as `String(value)` would give it, as an assignment to the real process.env stores
+ * it. `undefined` and `null` read as unset. A value that has no string form (a Symbol, a
+ * throwing toString) is an error naming the variable.
+ */
+function envValue(env, name) {
+  const value = env[name]
+  if (value === undefined || value === null) return null
+  if (typeof value === 'string') return value
   try {
-    env[name] = value
-    return binding.processEnvHas(name, value)
-  } catch {
-    return false
-  } finally {
-    try {
-      delete env[name]
-    } catch {
-      // a process.env that refuses deletes refuses the probe too
-    }
+    return String(value)
+  } catch (e) {
+    throw failure(
+      `The environment variable "${name}" cannot be read as a string: ${String((e && e.message) || e)}`,
+      KIND_ENVIRONMENT,
+    )
   }
 }
-const processEnv = isProcessEnvironment(process.env) ? process.env : null
 
-// `overrides` (fromSso's configFilepath) win over process.env for the names they hold.
+/** The values of ENV_NAMES as this realm's process.env holds them; `overrides` win. */
 function readEnv(overrides) {
-  if (!overrides && process.env === processEnv) return null
   const values = new Array(ENV_NAMES.length)
+  let env
   for (let i = 0; i < ENV_NAMES.length; i++) {
     const name = ENV_NAMES[i]
-    values[i] = overrides && Object.hasOwn(overrides, name) ? overrides[name] : process.env[name]
+    if (overrides && Object.hasOwn(overrides, name)) {
+      values[i] = overrides[name]
+      continue
+    }
+    try {
+      env = env || process.env
+      values[i] = envValue(env, name)
+    } catch (e) {
+      if (e && e.code === ERROR_CODE) throw e
+      throw failure(`The environment could not be read: ${String((e && e.message) || e)}`, KIND_ENVIRONMENT)
+    }
   }
   return values
 }
@@ -60,85 +75,215 @@ function seconds(value) {
   }
 }
 
-// The shape of v2's `AWS.util.error(new Error(message), { code })`, with `name` set too.
-function failure(message) {
+// The shape of v2's `AWS.util.error(new Error(message), { code })`, with `name` set too, and
+// the kind of failure the core named (what callers decide on, never the message).
+function failure(message, kind) {
   const err = new Error(message)
   err.code = ERROR_CODE
-  Object.defineProperty(err, 'name', {
-    value: ERROR_CODE,
-    writable: true,
-    enumerable: false,
-    configurable: true,
-  })
+  for (const [key, value] of [
+    ['name', ERROR_CODE],
+    ['kind', kind],
+  ]) {
+    Object.defineProperty(err, key, { value, writable: true, enumerable: false, configurable: true })
+  }
   err.time = new Date()
   return err
 }
 
-// Where the local stage of a load runs (src/loader.rs): on the addon's loader threads,
-// which pick up back-to-back loads without a thread wake-up, or on the libuv pool
-// (SSO_TOKEN_PROVIDER_LOADER=pool, or when no loader thread could be started).
-const waiting = new Map()
-let nextId = 0
-const LOADER_THREADS =
-  process.env.SSO_TOKEN_PROVIDER_LOADER !== 'pool' &&
-  binding.loaderOpen(({ id, result }) => {
-    const onResult = waiting.get(id)
-    waiting.delete(id)
-    onResult(result)
-  })
-
-function submit(profile, values, expiryWindow, advisoryWindow, force, detail, onResult) {
-  if (!LOADER_THREADS) {
-    binding
-      .load(profile, values, expiryWindow, advisoryWindow, force, detail)
-      .then(onResult, (e) => onResult(bug(e)))
-    return
-  }
-  const id = (nextId = (nextId + 1) % Number.MAX_SAFE_INTEGER)
-  waiting.set(id, onResult)
-  try {
-    binding.loaderSubmit(id, profile, values, expiryWindow, advisoryWindow, force, detail)
-  } catch (e) {
-    waiting.delete(id)
-    throw e
+/**
+ * A request for `profile`, or a thrown failure. Options: `expiryWindow` and
+ * `advisoryWindow` (as the caller set them), `force` (refresh now through CreateToken),
+ * `detail` (what the sso-token command prints), `env` (some variables replaced),
+ * `version` (the snapshot version the caller holds).
+ */
+function request(profile, options) {
+  if (typeof profile !== 'string') throw failure('The "profile" option must be a string', KIND_BAD_ARGUMENT)
+  return {
+    profile,
+    env: readEnv(options.env),
+    expiryWindow: seconds(options.expiryWindow),
+    advisoryWindow: seconds(options.advisoryWindow),
+    force: !!options.force,
+    detail: !!options.detail,
+    version: options.version === undefined ? -1 : options.version,
   }
 }
 
-const failed = (message) => ({ ok: false, message })
-const bug = (e) => failed(binding.internalErrorMessage(String((e && e.message) || e)))
+// Results as index.js and sso-token read them:
+//   { ok: true, key, token (undefined when the caller holds this version), version,
+//     expiresAt, timing: { refreshAt, mustRefreshAt, retryAfter, watched } | null,
+//     changes (lookups), cachePath, configPath, detail? }
+//   { ok: false, error }
+// `timing` is null when the result came through the channel: the caller asks again for
+// the numbers of its own windows.
+function fromBinding(r) {
+  if (r.pending !== undefined && r.pending !== null) return r
+  if (!r.ok) return { ok: false, error: failure(r.message, r.kind) }
+  return {
+    ok: true,
+    key: r.key,
+    token: r.token,
+    version: r.version,
+    expiresAt: r.expiresAt,
+    timing: {
+      refreshAt: r.refreshAt,
+      mustRefreshAt: r.mustRefreshAt,
+      retryAfter: r.retryAfter,
+      watched: r.watched,
+    },
+    changes: r.changes,
+    cachePath: r.cachePath,
+    configPath: r.configPath,
+    detail: r.detail,
+  }
+}
+
+/** Whether two requests are for the same profile in the same environment. */
+function sameSource(a, b) {
+  if (!a || !b || a.profile !== b.profile) return false
+  for (let i = 0; i < a.env.length; i++) if (a.env[i] !== b.env[i]) return false
+  return true
+}
+
+const bug = (e) => ({
+  ok: false,
+  error: failure(
+    `Internal error in sso-token-provider (${String((e && e.message) || e)}); please report it`,
+    'Internal',
+  ),
+})
+
+// Calls waiting for a refresh, by its number; the event loop is held open while there are
+// any (the channel itself never holds it: a refresh ahead of need must not keep Node alive).
+const waiting = new Map()
+let keepAlive = null
+let channelOpen = false
+
+function openChannel() {
+  if (channelOpen) return
+  binding.openChannel(settled)
+  channelOpen = true
+}
+
+function settled(event) {
+  holders.deliver(event)
+  const waiters = waiting.get(event.flight)
+  if (!waiters) return
+  waiting.delete(event.flight)
+  if (waiting.size === 0 && keepAlive) {
+    clearInterval(keepAlive)
+    keepAlive = null
+  }
+  const result = event.ok
+    ? {
+        ok: true,
+        token: event.token,
+        version: event.version,
+        expiresAt: event.expiresAt,
+        timing: null,
+        cachePath: event.cachePath,
+      }
+    : { ok: false, error: failure(event.message, event.kind) }
+  for (const [onResult, pending] of waiters) {
+    if (result.ok && pending.detail) {
+      result.configPath = pending.configPath
+      result.detail = {
+        ...pending.detail,
+        refreshed: event.refreshed,
+        refreshNote: event.refreshNote,
+        writeError: event.writeError,
+      }
+    }
+    onResult(result)
+  }
+}
+
+function wait(pending, onResult) {
+  let waiters = waiting.get(pending.pending)
+  if (!waiters) waiting.set(pending.pending, (waiters = []))
+  waiters.push([onResult, pending])
+  if (!keepAlive) keepAlive = setInterval(() => {}, 3_600_000)
+}
 
 /**
- * One load of `profile`. `onResult` is called exactly once, on a later microtask, with the
- * binding's result object: `{ ok: true, token, expiresAt, cachePath, configPath, detail? }`
- * or `{ ok: false, message }`. Options: `expiryWindow` and `advisoryWindow` (seconds, as
- * the caller set them), `force` (refresh now through CreateToken), `detail` (what the
- * sso-token command prints), `env` (some environment variables replaced).
+ * The load of `req` answered from memory, on this thread: `onResult` is called (at once, or
+ * when a pending refresh ends) and true returned, or false when the files must be read
+ * (`load`). `last` is the request whose result named `key`: when `req` is for the same
+ * profile in the same environment, only the key and numbers cross to the core.
  */
-function load(profile, options, onResult) {
-  const { expiryWindow, advisoryWindow, force = false, detail = false, env } = options
-  if (typeof profile !== 'string') {
-    queueMicrotask(() => onResult(failed('The "profile" option must be a string')))
-    return
-  }
-  let values
+function lookup(req, onResult, last, key) {
+  let r
   try {
-    values = readEnv(env)
+    openChannel()
+    r =
+      key !== undefined && !req.force && !req.detail && sameSource(req, last)
+        ? binding.lookupKey(key, req.version, req.expiryWindow, req.advisoryWindow)
+        : binding.lookup(req)
   } catch (e) {
-    queueMicrotask(() =>
-      onResult(failed(`The environment could not be read: ${String((e && e.message) || e)}`)),
-    )
-    return
+    onResult(bug(e))
+    return true
   }
+  if (r === null || r === undefined) return false
+  const result = fromBinding(r)
+  if (result.pending !== undefined) wait(result, onResult)
+  else onResult(result)
+  return true
+}
+
+/** The load of `req`, reading the files off the JS thread; `onResult` is called once. */
+function load(req, onResult) {
   try {
-    submit(profile, values, seconds(expiryWindow), seconds(advisoryWindow), force, detail, onResult)
+    openChannel()
+    binding.load(req).then(
+      (r) => {
+        const result = fromBinding(r)
+        if (result.pending !== undefined) wait(result, onResult)
+        else onResult(result)
+      },
+      (e) => onResult(bug(e)),
+    )
   } catch (e) {
     queueMicrotask(() => onResult(bug(e)))
   }
 }
 
-/** `load` as a promise that never rejects. */
+/** `load` as a promise that never rejects; a request that cannot be built is a failed result. */
 function loadPromise(profile, options) {
-  return new Promise((resolve) => load(profile, options, resolve))
+  return new Promise((resolve) => {
+    let req
+    try {
+      req = request(profile, options)
+    } catch (error) {
+      resolve({ ok: false, error })
+      return
+    }
+    load(req, resolve)
+  })
 }
 
-module.exports = { ERROR_CODE, REFRESH_THROTTLE_MS, failure, load, loadPromise, profileName, seconds }
+// How many changes to files loads read the core has seen. Polled at most once per
+// millisecond on the warm path: a get() sees every change that completed a millisecond
+// before it, a refresh() every change that completed before it (it asks the core itself).
+let polledAt = -1
+let seen = 0
+function changes(fresh) {
+  const now = Date.now()
+  if (fresh || now !== polledAt) {
+    polledAt = now
+    seen = binding.changes()
+  }
+  return seen
+}
+
+module.exports = {
+  ERROR_CODE,
+  changeDetection: (dir) => binding.changeDetection(dir),
+  changes,
+  failure,
+  load,
+  loadPromise,
+  lookup,
+  profileName,
+  request,
+  seconds,
+}

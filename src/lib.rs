@@ -1,24 +1,26 @@
-//! The napi binding: one load is one call from JavaScript and one result back.
+//! The napi binding: one load path over the core's engine.
 //!
-//! The load's local stage (config, cache file, decision) runs on the addon's loader
-//! threads (`loader.rs`, the default) or as an `AsyncTask` on the libuv pool (`load`).
-//! When it must wait for a refresh, the refresh runs on the engine's own threads and the
-//! result follows when it lands (on the pool path, the task's promise resolves with a
-//! second promise that the refresh settles): no network wait ever holds a loader or libuv
-//! thread. Failures come back as data (`ok: false`) and `lib/native.js` turns them into
-//! v2-shaped errors, so every error is built in one place.
+//! - `lookup(request)`: answered on the JS thread from the engine's memory when the change
+//!   notifications say nothing a load read has changed (`null` otherwise);
+//! - `load(request)`: the files read on the libuv pool (one `AsyncTask` type);
+//! - `changes()`: the count of changes seen, for the JS layer's warm path;
+//! - `openChannel(callback)`: the one channel back, per JS realm, through which every
+//!   refresh's outcome reaches the instances holding that file's token and the calls
+//!   waiting for it.
+//!
+//! Failures come back as data (`ok: false`, with the error's `kind` and message) and
+//! `lib/native.js` turns them into v2-shaped errors, so every error is built in one place.
 
 use napi::bindgen_prelude::*;
 use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
 use napi_derive::napi;
+use sso_token_core::chrono::{DateTime, Utc};
 use sso_token_core::engine::panic_message;
 use sso_token_core::{
-  Engine, Env as CoreEnv, Error as CoreError, LoadOptions, Loaded, Pending, Refreshed, Secret,
-  Step, Window,
+  Engine, Env as CoreEnv, Error as CoreError, LoadOptions, Loaded, Secret, Settled, Step, Window,
 };
 use std::panic::{catch_unwind, AssertUnwindSafe};
-
-pub mod loader;
+use std::sync::Mutex;
 
 /// A token on its way to JavaScript. The JS string is made straight from the secret's
 /// bytes, so no plain copy is left on the Rust heap: the secret is zeroized when this is
@@ -41,21 +43,63 @@ impl ToNapiValue for JsToken {
   }
 }
 
-/// The outcome of one load, as handed to `lib/native.js`.
+/// One load, as the JS layer asks for it.
+#[napi(object, object_to_js = false)]
+pub struct LoadRequest {
+  pub profile: String,
+  /// The values of `envVariables()`, in that order; `null` for unset.
+  pub env: Vec<Option<String>>,
+  /// Seconds, as the caller set them.
+  pub expiry_window: f64,
+  pub advisory_window: f64,
+  /// Refresh now through CreateToken (`sso-token --refresh`).
+  pub force: Option<bool>,
+  /// Add what the `sso-token` command prints.
+  pub detail: Option<bool>,
+  /// The snapshot version the caller holds: an answer of that version leaves the token out.
+  pub version: Option<f64>,
+}
+
+/// The outcome of one load or lookup, as handed to `lib/native.js`. On success it carries
+/// what the JS layer may cache and until when (milliseconds since the epoch): the layer
+/// compares `Date.now()` with these numbers and does no window arithmetic itself.
 #[napi(object, object_from_js = false)]
 pub struct LoadResult {
   pub ok: bool,
+  /// The error's kind when `ok` is false (`Error::kind` in the core).
+  pub kind: Option<String>,
   /// The exact error message when `ok` is false.
   pub message: Option<String>,
+  /// What this profile and environment are found by next time (`lookupKey`).
+  pub key: Option<f64>,
+  /// Left out when the caller already holds this version.
   #[napi(ts_type = "string")]
   pub token: Option<JsToken>,
-  /// Milliseconds since the epoch.
+  /// Changes whenever the file's token does.
+  pub version: Option<f64>,
   pub expires_at: Option<f64>,
+  /// From here on a call asks again: a refresh ahead of need is due.
+  pub refresh_at: Option<f64>,
+  /// From here on a call waits for a refresh (v2's window).
+  pub must_refresh_at: Option<f64>,
+  /// While the throttle holds: when the next attempt may start.
+  pub retry_after: Option<f64>,
+  /// Whether changes on disk are seen; without, a reload reads the disk.
+  pub watched: Option<bool>,
+  /// The refresh to wait for: its outcome comes through the channel with this number.
+  pub pending: Option<f64>,
+  /// The count of changes seen as of a lookup's check (`changes()`).
+  pub changes: Option<f64>,
+  /// Left out of `lookupKey` answers: the caller has them from the first.
   pub cache_path: Option<String>,
   /// The config file the load read.
   pub config_path: Option<String>,
   /// What the `sso-token` command reports; only when asked for.
   pub detail: Option<LoadDetail>,
+}
+
+fn millis(t: DateTime<Utc>) -> f64 {
+  t.timestamp_millis() as f64
 }
 
 /// The parts of a load only the `sso-token` command shows.
@@ -69,253 +113,382 @@ pub struct LoadDetail {
   pub write_error: Option<String>,
 }
 
+impl LoadDetail {
+  fn of(
+    source: &sso_token_core::config::TokenSource,
+    refreshed: bool,
+    refresh_note: Option<String>,
+    write_error: Option<String>,
+  ) -> Self {
+    LoadDetail {
+      session: source.session_name().map(str::to_string),
+      start_url: source.start_url().to_string(),
+      region: source.region().to_string(),
+      refreshed,
+      refresh_note,
+      write_error,
+    }
+  }
+}
+
+/// What a result says beyond its token: the paths, for answers that are not `lookupKey`'s.
+#[derive(Clone, Copy)]
+struct Shape {
+  detail: bool,
+  known: Option<u64>,
+  paths: bool,
+}
+
 impl LoadResult {
-  pub(crate) fn new(result: std::result::Result<Loaded, CoreError>, detail: bool) -> Self {
+  fn empty(ok: bool) -> Self {
+    LoadResult {
+      ok,
+      kind: None,
+      message: None,
+      key: None,
+      token: None,
+      version: None,
+      expires_at: None,
+      refresh_at: None,
+      must_refresh_at: None,
+      retry_after: None,
+      watched: None,
+      pending: None,
+      changes: None,
+      cache_path: None,
+      config_path: None,
+      detail: None,
+    }
+  }
+
+  fn loaded(l: Loaded, shape: Shape) -> Self {
+    let s = l.snapshot;
+    LoadResult {
+      key: Some(l.key as f64),
+      token: (shape.known != Some(s.version)).then(|| JsToken(l.token)),
+      version: Some(s.version as f64),
+      expires_at: Some(millis(s.expires_at)),
+      refresh_at: Some(millis(s.refresh_at)),
+      must_refresh_at: Some(millis(s.must_refresh_at)),
+      retry_after: s.retry_after.map(millis),
+      watched: Some(s.watched),
+      cache_path: shape.paths.then(|| l.cache_path.display().to_string()),
+      config_path: shape.paths.then(|| l.config_path.display().to_string()),
+      detail: shape.detail.then(|| {
+        LoadDetail::of(
+          &l.source,
+          l.refreshed,
+          l.refresh_note.map(|n| n.to_string()),
+          l.write_error,
+        )
+      }),
+      ..LoadResult::empty(true)
+    }
+  }
+
+  fn failed(error: CoreError) -> Self {
+    LoadResult {
+      kind: Some(error.kind().to_string()),
+      message: Some(error.to_string()),
+      ..LoadResult::empty(false)
+    }
+  }
+
+  fn of(result: std::result::Result<Loaded, CoreError>, shape: Shape) -> Self {
     match result {
-      Ok(l) => LoadResult {
-        ok: true,
-        message: None,
-        token: Some(JsToken(l.token)),
-        expires_at: Some(l.expires_at.timestamp_millis() as f64),
-        cache_path: Some(l.cache_path.display().to_string()),
-        config_path: Some(l.config_path.display().to_string()),
-        detail: detail.then(|| LoadDetail {
-          session: l.source.session_name().map(str::to_string),
-          start_url: l.source.start_url().to_string(),
-          region: l.source.region().to_string(),
-          refreshed: l.refreshed,
-          refresh_note: l.refresh_note.map(|n| n.to_string()),
-          write_error: l.write_error,
-        }),
-      },
+      Ok(l) => LoadResult::loaded(l, shape),
       Err(e) => LoadResult::failed(e),
     }
   }
 
-  pub(crate) fn failed(error: CoreError) -> Self {
-    LoadResult {
-      ok: false,
-      message: Some(error.to_string()),
-      token: None,
-      expires_at: None,
-      cache_path: None,
-      config_path: None,
-      detail: None,
+  /// A step's result: a pending one names its refresh, and says what the caller waits on.
+  fn step(step: Step, shape: Shape) -> Self {
+    match step {
+      Step::Done(result) => LoadResult::of(result, shape),
+      Step::Pending(pending) => match pending.ready() {
+        Some(result) => LoadResult::of(result, shape),
+        None => LoadResult {
+          key: Some(pending.key() as f64),
+          pending: Some(pending.id() as f64),
+          cache_path: Some(pending.cache_path().display().to_string()),
+          config_path: Some(pending.config_path().display().to_string()),
+          detail: shape
+            .detail
+            .then(|| LoadDetail::of(pending.source(), false, None, None)),
+          ..LoadResult::empty(false)
+        },
+      },
     }
   }
 }
 
 /// Runs `f`, turning a panic into a failed load: a panic unwinding into Node would abort
 /// it, and a provider bug must cost one load, not the process.
-pub(crate) fn guarded<T>(f: impl FnOnce() -> T, on_panic: impl FnOnce(CoreError) -> T) -> T {
+fn guarded(f: impl FnOnce() -> LoadResult) -> LoadResult {
   catch_unwind(AssertUnwindSafe(f)).unwrap_or_else(|panic| {
-    on_panic(CoreError::Internal {
+    LoadResult::failed(CoreError::Internal {
       cause: panic_message(&*panic),
     })
   })
 }
 
-/// A JavaScript value made on the JS thread during `resolve`: here, the promise a
-/// pending refresh settles. Valid for the handle scope `resolve` runs in, which is where
-/// napi-rs turns it into the task's result.
-pub struct RawValue(sys::napi_value);
-
-impl TypeName for RawValue {
-  fn type_name() -> &'static str {
-    "Promise"
-  }
-  fn value_type() -> ValueType {
-    ValueType::Object
-  }
-}
-
-impl ToNapiValue for RawValue {
-  unsafe fn to_napi_value(_env: sys::napi_env, value: Self) -> Result<sys::napi_value> {
-    Ok(value.0)
-  }
-}
-
-/// One load's inputs, taken on the JS thread.
-pub struct LoadTask {
+/// A request's parts for the engine; the windows are checked here.
+struct Parsed {
   env: CoreEnv,
   options: std::result::Result<LoadOptions, CoreError>,
   detail: bool,
+  known: Option<u64>,
 }
 
-/// What the local stage hands to the JS thread: the result, built on the worker thread,
-/// or the refresh to wait for.
-pub enum Computed {
-  Ready(LoadResult),
-  Pending(Pending),
+impl From<LoadRequest> for Parsed {
+  fn from(r: LoadRequest) -> Self {
+    let force_refresh = r.force.unwrap_or(false);
+    Parsed {
+      env: CoreEnv::from_values(r.env),
+      options: Window::from_secs_f64(r.expiry_window, r.advisory_window).map(|window| {
+        LoadOptions {
+          profile: r.profile,
+          window,
+          force_refresh,
+        }
+      }),
+      detail: r.detail.unwrap_or(false),
+      known: r.version.filter(|v| *v >= 0.0).map(|v| v as u64),
+    }
+  }
 }
+
+/// One load that reads the files, on the libuv pool.
+pub struct LoadTask(Parsed);
 
 #[napi]
 impl Task for LoadTask {
-  type Output = Computed;
-  type JsValue = Either<LoadResult, RawValue>;
+  type Output = Step;
+  type JsValue = LoadResult;
 
-  /// The local stage only: a refresh to wait for comes back as [`Computed::Pending`].
   fn compute(&mut self) -> Result<Self::Output> {
-    let detail = self.detail;
-    Ok(guarded(
-      || match &self.options {
-        Ok(options) => match Engine::global().load(&self.env, options) {
-          Step::Done(result) => Computed::Ready(LoadResult::new(result, detail)),
-          Step::Pending(pending) => Computed::Pending(pending),
-        },
-        Err(e) => Computed::Ready(LoadResult::failed(e.clone())),
-      },
-      |e| Computed::Ready(LoadResult::failed(e)),
-    ))
+    let Parsed { env, options, .. } = &self.0;
+    Ok(
+      catch_unwind(AssertUnwindSafe(|| match options {
+        Ok(options) => Engine::global().load(env, options),
+        Err(e) => Step::Done(Err(e.clone())),
+      }))
+      .unwrap_or_else(|panic| {
+        Step::Done(Err(CoreError::Internal {
+          cause: panic_message(&*panic),
+        }))
+      }),
+    )
   }
 
-  fn resolve(&mut self, env: napi::Env, computed: Self::Output) -> Result<Self::JsValue> {
-    let detail = self.detail;
-    let pending = match computed {
-      Computed::Ready(result) => return Ok(Either::A(result)),
-      Computed::Pending(pending) => pending,
+  fn resolve(&mut self, _env: napi::Env, step: Self::Output) -> Result<Self::JsValue> {
+    let shape = Shape {
+      detail: self.0.detail,
+      known: self.0.known,
+      paths: true,
     };
-    if let Some(result) = pending.ready() {
-      return Ok(Either::A(LoadResult::new(result, detail)));
-    }
-    let (deferred, promise) = env.create_deferred()?;
-    pending.on_done(move |result| {
-      let result = guarded(|| LoadResult::new(result, detail), LoadResult::failed);
-      deferred.resolve(move |_| Ok(result));
-    });
-    Ok(Either::B(RawValue(promise.raw())))
+    Ok(guarded(|| LoadResult::step(step, shape)))
   }
 }
 
-/// The environment of a load: the values of `sso_token_core::env::VARIABLES`, in order, as
-/// the calling JS realm sees them, or `null` for this process's own (read here, on the JS
-/// thread, where Node's main thread writes `process.env`).
-pub(crate) fn environment(values: Option<Vec<Option<String>>>) -> CoreEnv {
-  values.map_or_else(CoreEnv::from_process, CoreEnv::from_values)
+/// Loads `request.profile`'s token, reading the files: one promise of a [`LoadResult`],
+/// never rejected for a load problem.
+#[napi(ts_return_type = "Promise<LoadResult>")]
+pub fn load(request: LoadRequest) -> AsyncTask<LoadTask> {
+  AsyncTask::new(LoadTask(request.into()))
 }
 
-/// Loads `profile`'s token: one promise of a [`LoadResult`], never rejected for a load
-/// problem. `env` is as [`environment`] takes it; the windows are in seconds; `detail`
-/// adds what `sso-token` prints.
-#[napi(catch_unwind, ts_return_type = "Promise<LoadResult>")]
-pub fn load(
-  profile: String,
-  env: Option<Vec<Option<String>>>,
-  expiry_window: f64,
-  advisory_window: f64,
-  force_refresh: bool,
-  detail: bool,
-) -> AsyncTask<LoadTask> {
-  AsyncTask::new(LoadTask {
-    env: environment(env),
-    options: options(profile, expiry_window, advisory_window, force_refresh),
-    detail,
-  })
-}
-
-/// A load's options from what JS passes; the windows are checked here.
-pub(crate) fn options(
-  profile: String,
-  expiry_window: f64,
-  advisory_window: f64,
-  force_refresh: bool,
-) -> std::result::Result<LoadOptions, CoreError> {
-  Window::from_secs_f64(expiry_window, advisory_window).map(|window| LoadOptions {
-    profile,
-    window,
-    force_refresh,
-  })
-}
-
-/// Whether this process's environment holds `name` = `value`: the JS layer sets a variable
-/// in `process.env` and asks, to learn whether `process.env` is the process environment
-/// (Node's main thread) or a copy (a worker thread, a test runner's sandbox).
+/// The same load answered from memory, on this thread, when nothing it would read has
+/// changed on disk: `null` when the files must be read (`load`).
 #[napi]
-pub fn process_env_has(name: String, value: String) -> bool {
-  std::env::var(name).is_ok_and(|v| v == value)
+pub fn lookup(request: LoadRequest) -> Option<LoadResult> {
+  let Parsed {
+    env,
+    options,
+    detail,
+    known,
+  } = request.into();
+  let options = match options {
+    Ok(options) => options,
+    Err(e) => return Some(LoadResult::failed(e)),
+  };
+  let shape = Shape {
+    detail,
+    known,
+    paths: true,
+  };
+  guarded_lookup(|| {
+    let engine = Engine::global();
+    let key = engine.key(&options.profile, &env);
+    (
+      key,
+      engine.lookup(key, options.window, options.force_refresh),
+      shape,
+    )
+  })
 }
 
-/// The environment variable names `load` expects values for, in order.
+/// `lookup` of a profile and environment a result named by `key` (the caller has checked
+/// that neither changed): only numbers cross. `version` is the one the caller holds.
+#[napi]
+pub fn lookup_key(
+  key: f64,
+  version: f64,
+  expiry_window: f64,
+  advisory_window: f64,
+) -> Option<LoadResult> {
+  let window = match Window::from_secs_f64(expiry_window, advisory_window) {
+    Ok(window) => window,
+    Err(e) => return Some(LoadResult::failed(e)),
+  };
+  let shape = Shape {
+    detail: false,
+    known: (version >= 0.0).then_some(version as u64),
+    paths: false,
+  };
+  guarded_lookup(|| {
+    let key = key as u64;
+    (key, Engine::global().lookup(key, window, false), shape)
+  })
+}
+
+/// A lookup under the panic guard, its answer shaped.
+fn guarded_lookup(f: impl FnOnce() -> (u64, sso_token_core::Lookup, Shape)) -> Option<LoadResult> {
+  catch_unwind(AssertUnwindSafe(|| {
+    let (key, lookup, shape) = f();
+    lookup.step.map(|step| LoadResult {
+      changes: Some(lookup.changes as f64),
+      key: Some(key as f64),
+      ..LoadResult::step(step, shape)
+    })
+  }))
+  .unwrap_or_else(|panic| {
+    Some(LoadResult::failed(CoreError::Internal {
+      cause: panic_message(&*panic),
+    }))
+  })
+}
+
+/// How many changes to files loads read were ever seen (the notifications polled now): the
+/// same number as before means nothing changed.
+#[napi]
+pub fn changes() -> f64 {
+  catch_unwind(|| Engine::global().changes() as f64).unwrap_or(f64::NAN)
+}
+
+/// Whether changes to files in `dir` would be seen: `watch`, or `none (<why>)`.
+#[napi]
+pub fn change_detection(dir: String) -> String {
+  match Engine::global().change_detection(std::path::Path::new(&dir)) {
+    Ok(()) => "watch".into(),
+    Err(why) => format!("none ({why})"),
+  }
+}
+
+/// The environment variable names a request carries values for, in order.
 #[napi]
 pub fn env_variables() -> Vec<&'static str> {
   sso_token_core::env::VARIABLES.to_vec()
-}
-
-/// The message of a bug inside the provider, for failures the binding itself reports.
-#[napi]
-pub fn internal_error_message(cause: String) -> String {
-  CoreError::Internal { cause }.to_string()
 }
 
 /// The `code` and `name` of every error.
 #[napi]
 pub const ERROR_CODE: &str = sso_token_core::ERROR_CODE;
 
-/// At most one refresh attempt per cache file in this many seconds.
-#[napi]
-pub const REFRESH_THROTTLE_SECONDS: f64 =
-  sso_token_core::decide::REFRESH_THROTTLE.num_seconds() as f64;
-
-/// How a refresh of a cache file ended, for the JS layer's instances that hold its token.
+/// How a refresh of a cache file ended, for the instances of one realm that hold its token
+/// and the calls waiting for it.
 #[napi(object, object_from_js = false)]
-pub struct RefreshEvent {
+pub struct SettledEvent {
   pub cache_path: String,
-  /// The new token, when the refresh produced one.
+  /// The refresh's number, as a pending result named it.
+  pub flight: f64,
+  pub ok: bool,
+  pub kind: Option<String>,
+  pub message: Option<String>,
+  /// The file's best token now (a new one, or the old one still valid).
   #[napi(ts_type = "string")]
   pub token: Option<JsToken>,
-  /// Its expiry, in milliseconds since the epoch.
   pub expires_at: Option<f64>,
-  /// Why it failed, when it did.
-  pub cause: Option<String>,
+  pub version: Option<f64>,
+  /// A new token came from the refresh.
+  pub refreshed: bool,
+  /// Why no new token came, when the old one is served.
+  pub refresh_note: Option<String>,
+  pub write_error: Option<String>,
 }
 
-/// Unref'd: a refresh ahead of need that is still running never keeps Node alive.
-type RefreshListener = ThreadsafeFunction<RefreshEvent, (), RefreshEvent, Status, false, true>;
+impl SettledEvent {
+  fn new(path: &std::path::Path, settled: &Settled) -> Self {
+    let (ok, kind, message, token, expires_at, version) = match &settled.result {
+      Ok((token, expires_at, version)) => (
+        true,
+        None,
+        None,
+        Some(JsToken(token.clone())),
+        Some(millis(*expires_at)),
+        Some(*version as f64),
+      ),
+      Err(e) => (
+        false,
+        Some(e.kind().to_string()),
+        Some(e.to_string()),
+        None,
+        None,
+        None,
+      ),
+    };
+    SettledEvent {
+      cache_path: path.display().to_string(),
+      flight: settled.flight as f64,
+      ok,
+      kind,
+      message,
+      token,
+      expires_at,
+      version,
+      refreshed: settled.refreshed,
+      refresh_note: settled.note.as_ref().map(|n| n.to_string()),
+      write_error: settled.write_error.clone(),
+    }
+  }
+}
 
-static REFRESH_LISTENERS: std::sync::Mutex<Vec<RefreshListener>> =
-  std::sync::Mutex::new(Vec::new());
+/// Unref'd: a refresh ahead of need that is still running never keeps Node alive (the JS
+/// layer holds the event loop open itself while a call waits for one).
+type Channel = ThreadsafeFunction<SettledEvent, (), SettledEvent, Status, false, true>;
 
-/// Calls `callback` with every refresh's outcome, whichever load started it (one per JS
-/// realm: each worker thread that loads the addon registers its own).
-#[napi(catch_unwind)]
-pub fn on_refreshed(callback: Function<RefreshEvent, ()>) -> Result<()> {
-  static ENGINE_LISTENER: std::sync::Once = std::sync::Once::new();
-  let listener = callback
+static CHANNELS: Mutex<Vec<Channel>> = Mutex::new(Vec::new());
+
+fn channels() -> std::sync::MutexGuard<'static, Vec<Channel>> {
+  CHANNELS
+    .lock()
+    .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// Opens this realm's channel: `callback` gets the outcome of every refresh in the process,
+/// whichever load started it. Each realm (the main thread, each worker) opens its own, once,
+/// on its first load.
+#[napi]
+pub fn open_channel(callback: Function<SettledEvent, ()>) -> Result<()> {
+  static LISTENER: std::sync::Once = std::sync::Once::new();
+  let channel = callback
     .build_threadsafe_function()
     .callee_handled::<false>()
     .weak::<true>()
     .build()?;
-  lock_listeners().push(listener);
-  ENGINE_LISTENER.call_once(|| {
-    Engine::global().on_refreshed(Box::new(|path, refreshed| {
-      let event = || {
-        let (token, expires_at, cause) = match refreshed {
-          Refreshed::Token { token, expires_at } => (
-            Some(JsToken(token.clone())),
-            Some(expires_at.timestamp_millis() as f64),
-            None,
-          ),
-          Refreshed::Failed(cause) => (None, None, Some(cause.to_string())),
-        };
-        RefreshEvent {
-          cache_path: path.display().to_string(),
-          token,
-          expires_at,
-          cause,
-        }
-      };
+  channels().push(channel);
+  LISTENER.call_once(|| {
+    Engine::global().on_settled(Box::new(|path, settled| {
       // A realm that has gone (a worker that ended) answers Closing: forget it.
-      lock_listeners()
-        .retain(|l| l.call(event(), ThreadsafeFunctionCallMode::NonBlocking) != Status::Closing);
+      channels().retain(|c| {
+        c.call(
+          SettledEvent::new(path, settled),
+          ThreadsafeFunctionCallMode::NonBlocking,
+        ) != Status::Closing
+      });
     }));
   });
   Ok(())
-}
-
-fn lock_listeners() -> std::sync::MutexGuard<'static, Vec<RefreshListener>> {
-  REFRESH_LISTENERS
-    .lock()
-    .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 #[cfg(feature = "test-hooks")]
@@ -333,10 +506,7 @@ mod test_hooks {
     type JsValue = LoadResult;
 
     fn compute(&mut self) -> Result<Self::Output> {
-      Ok(guarded(
-        || -> LoadResult { panic!("provoked by a test") },
-        LoadResult::failed,
-      ))
+      Ok(guarded(|| -> LoadResult { panic!("provoked by a test") }))
     }
 
     fn resolve(&mut self, _env: napi::Env, output: Self::Output) -> Result<Self::JsValue> {

@@ -6,15 +6,7 @@ use crate::error::{Error, RefreshCause};
 use crate::oidc::OidcError;
 use chrono::{DateTime, Duration, Utc};
 
-/// v2's default expiry window: a token with less than this left must be refreshed first.
-pub const EXPIRY_WINDOW: Duration = Duration::seconds(300);
-
-/// The largest window accepted, in seconds (ten years): far beyond any token lifetime, and
-/// small enough that no date arithmetic with it can leave chrono's range.
-pub const MAX_WINDOW_SECS: f64 = 10.0 * 365.0 * 24.0 * 3600.0;
-
-/// At most one refresh attempt per cache file in this period.
-pub const REFRESH_THROTTLE: Duration = Duration::seconds(30);
+pub use crate::limits::{EXPIRY_WINDOW, MAX_WINDOW_SECS, REFRESH_THROTTLE};
 
 /// How long before expiry a token is due: inside `mandatory` a load waits for a refresh
 /// (v2's `expiryWindow`); between `advisory` and `mandatory` it is served while one runs
@@ -72,6 +64,18 @@ impl Window {
   /// The advisory part, at least [`Self::mandatory`].
   pub fn advisory(&self) -> Duration {
     self.advisory
+  }
+
+  /// The times at which a token expiring at `expires_at` enters the advisory band and the
+  /// mandatory window: [`Self::band`] is `Fresh` strictly before the first, `Mandatory`
+  /// from the second on. Clamped to chrono's first date.
+  pub fn edges(&self, expires_at: DateTime<Utc>) -> (DateTime<Utc>, DateTime<Utc>) {
+    let edge = |d: Duration| {
+      expires_at
+        .checked_sub_signed(d)
+        .unwrap_or(DateTime::<Utc>::MIN_UTC)
+    };
+    (edge(self.advisory), edge(self.mandatory))
   }
 
   /// The band `expires_at` is in at `now`. "Valid" means strictly more than the window
@@ -379,6 +383,23 @@ mod tests {
     assert_eq!(
       Window::from_secs_f64(0.25, 0.0).unwrap().mandatory(),
       Duration::milliseconds(250)
+    );
+  }
+
+  #[test]
+  fn the_edges_are_where_the_band_changes() {
+    let window = Window::from_secs_f64(300.0, 900.0).unwrap();
+    let expires_at = now() + Duration::seconds(3600);
+    let (advisory, mandatory) = window.edges(expires_at);
+    let just = Duration::milliseconds(1);
+    assert_eq!(window.band(advisory - just, expires_at), Band::Fresh);
+    assert_eq!(window.band(advisory, expires_at), Band::Advisory);
+    assert_eq!(window.band(mandatory - just, expires_at), Band::Advisory);
+    assert_eq!(window.band(mandatory, expires_at), Band::Mandatory);
+    let far = Window::from_secs_f64(MAX_WINDOW_SECS, MAX_WINDOW_SECS).unwrap();
+    assert_eq!(
+      far.edges(DateTime::<Utc>::MIN_UTC).0,
+      DateTime::<Utc>::MIN_UTC
     );
   }
 

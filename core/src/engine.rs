@@ -1,15 +1,20 @@
-//! One load: config -> cache file -> decision -> serve, or a refresh (docs/behaviour.md §4).
+//! The one owner of token state in a process (docs/behaviour.md §4): what every cache file
+//! holds, which refresh of it is under way, when its next attempt may start, and which
+//! files have changed on disk since they were read.
 //!
-//! A load is two stages with one hand-off. [`Engine::load`] is the local stage: it reads
-//! the config and the cache file, decides, and answers at once unless a refresh must be
-//! waited for; then it returns [`Step::Pending`], whose refresh runs on the engine's own
-//! threads (a network wait never holds a loader or libuv thread). What the local stage
-//! found travels into the refresh instead of being found again.
+//! Two ways in, one decision:
+//! - [`Engine::load`] reads the config and the cache file (off the JS thread), remembers
+//!   what it found, and decides;
+//! - [`Engine::lookup`] answers from memory when the change notifications say that
+//!   nothing a load read has changed since (on the JS thread: no disk, no thread hop), and
+//!   decides the same way.
 //!
-//! The engine owns the in-flight state of every cache file in the process: one refresh at a
-//! time per file (its waiters all get its outcome), the throttle, and the newest token a
-//! refresh produced. Everything outside the process is a seam: the environment ([`Env`]),
-//! the clock ([`Clock`]) and CreateToken ([`Transport`]).
+//! Either returns [`Step::Done`] with the token and its [`Snapshot`], or [`Step::Pending`]
+//! when it must wait for a refresh, which runs on the network thread (`crate::runtime`).
+//! Every refresh ends in one [`Settled`] for the file, handed to every listener
+//! ([`Engine::on_settled`]) and every waiter. Everything outside the process is a seam: the
+//! environment ([`Env`]), the clock ([`Clock`]), CreateToken ([`Transport`]) and the change
+//! notifications ([`Watch`]).
 
 use crate::cache::{cache_path, CachedToken};
 use crate::clock::{Clock, SystemClock};
@@ -18,14 +23,16 @@ use crate::decide::{self, decide, serve_or_fail, Band, Decision, Facts, Window};
 use crate::env::Env;
 use crate::error::{Error, RefreshCause};
 use crate::oidc::endpoint::{endpoint_for, Variants};
-use crate::oidc::{Transport, UreqTransport};
-use crate::pool::{Job, Pool};
-use crate::refresh;
+use crate::oidc::{HttpsTransport, OidcError, Transport};
+use crate::refresh::{self, Outcome, Patience};
+use crate::runtime;
 use crate::secret::Secret;
+use crate::watch::Watch;
 use chrono::{DateTime, Utc};
 use std::collections::HashMap;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError};
 
 /// What a caller asks of one load.
@@ -50,6 +57,26 @@ impl LoadOptions {
   }
 }
 
+/// What a caller may cache about a file's token, with the times it must come back: the
+/// JavaScript layer compares the clock with these and does no window arithmetic itself.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Snapshot {
+  /// Changes whenever the file's token does.
+  pub version: u64,
+  /// The token's expiry.
+  pub expires_at: DateTime<Utc>,
+  /// From here on a call should ask again (a refresh ahead of need is due): the advisory
+  /// edge, or the mandatory one for a token that cannot be refreshed.
+  pub refresh_at: DateTime<Utc>,
+  /// From here on a call must wait for a refresh (the mandatory edge, v2's window).
+  pub must_refresh_at: DateTime<Utc>,
+  /// When the next refresh attempt may start, while the throttle holds.
+  pub retry_after: Option<DateTime<Utc>>,
+  /// Whether changes to the files are seen: without that, memory is trusted until
+  /// `refresh_at` only by `get()`, and a reload reads the disk.
+  pub watched: bool,
+}
+
 /// A token, and what the command-line tool reports about it.
 #[derive(Debug, Clone)]
 pub struct Loaded {
@@ -70,9 +97,13 @@ pub struct Loaded {
   pub refresh_note: Option<RefreshCause>,
   /// Why the refreshed token could not be written back (it is served from memory).
   pub write_error: Option<String>,
+  /// What may be cached, and until when.
+  pub snapshot: Snapshot,
+  /// What [`Engine::lookup`] finds this profile and environment by next time.
+  pub key: u64,
 }
 
-/// The outcome of [`Engine::load`].
+/// The outcome of [`Engine::load`] and [`Engine::lookup`].
 #[derive(Debug)]
 pub enum Step {
   /// The load is over.
@@ -81,83 +112,85 @@ pub enum Step {
   Pending(Pending),
 }
 
-/// What a load found on disk: the profile's source and its cache file.
+/// What a load found for a profile: its source, its files, the refresh blockers of its
+/// cache file. Kept per (profile, environment) while the files are unchanged.
 #[derive(Debug, Clone)]
-pub(crate) struct Found {
-  pub(crate) profile: String,
-  pub(crate) config_path: PathBuf,
-  pub(crate) source: TokenSource,
-  pub(crate) path: PathBuf,
-  /// Where CreateToken goes; `None` when it cannot (a legacy profile, an invalid region).
-  pub(crate) endpoint: Option<String>,
+struct Found {
+  /// The load's key.
+  key: u64,
+  config_path: PathBuf,
+  source: TokenSource,
+  path: PathBuf,
+  /// The profile's `use_fips_endpoint` / `use_dualstack_endpoint`, as written.
+  variants: (Option<String>, Option<String>),
+  /// The first refresh key missing from the cache file.
+  missing_refresh_key: Option<&'static str>,
+  /// The file's `registrationExpiresAt`.
+  registration_expires_at: Option<DateTime<Utc>>,
 }
 
 impl Found {
-  pub(crate) fn serve(&self, token: &Secret, expires_at: DateTime<Utc>) -> Loaded {
-    Loaded {
-      token: token.clone(),
-      expires_at,
-      source: self.source.clone(),
-      cache_path: self.path.clone(),
-      config_path: self.config_path.clone(),
-      refreshed: false,
-      refresh_note: None,
-      write_error: None,
-    }
+  /// Where CreateToken goes; `None` for a legacy profile, which is never refreshed.
+  fn endpoint(&self, env: &Env) -> Option<Result<String, OidcError>> {
+    let session = self.source.session_name()?;
+    let variants = Variants::from(env, self.variants.0.as_deref(), self.variants.1.as_deref());
+    Some(endpoint_for(self.source.region(), session, variants, env))
   }
 
-  /// The old token, with `cause` as its note while it is valid; else the error.
-  fn fall_back(
-    &self,
-    now: DateTime<Utc>,
-    token: &Secret,
-    expires_at: DateTime<Utc>,
-    cause: RefreshCause,
-  ) -> Result<Loaded, Error> {
-    serve_or_fail(now, expires_at, cause, &self.profile).map(|note| Loaded {
-      refresh_note: Some(note),
-      ..self.serve(token, expires_at)
-    })
+  /// Whether a refresh of this file could happen at all (ahead of need, or when due).
+  fn refreshable(&self, now: DateTime<Utc>) -> bool {
+    !self.source.is_legacy()
+      && self.missing_refresh_key.is_none()
+      && self.registration_expires_at.is_none_or(|t| t > now)
   }
 }
 
-/// How a refresh ended, for every load that waited on it; the same for all of them
-/// whatever their profile, so each turns it into its own result.
+/// A load's findings, with the generation of each file it read (`None`: not watched).
+struct Held {
+  found: Found,
+  config_generation: Option<u64>,
+  cache_generation: Option<u64>,
+}
+
+/// The best token known for a cache file.
+#[derive(Clone)]
+struct Current {
+  token: Secret,
+  expires_at: DateTime<Utc>,
+  version: u64,
+  /// It came from a refresh (ours, or another process's found under the lock), not from
+  /// reading the file: while the file lags behind (its write-back failed), it wins.
+  refreshed: bool,
+}
+
+/// How a refresh of a file ended, the same for every load that waited on it.
 #[derive(Debug, Clone)]
-pub(crate) enum Outcome {
-  /// A token valid beyond the window: from CreateToken, or another process's.
-  Token {
-    token: Secret,
-    expires_at: DateTime<Utc>,
-    write_error: Option<String>,
-  },
-  /// No new token; loads fall back on their own old token, or on `fallback` (a newer one
-  /// another tool wrote, still valid but inside the window) when it lasts longer.
-  Failed {
-    cause: RefreshCause,
-    fallback: Option<(Secret, DateTime<Utc>)>,
-  },
-  /// The refresh panicked: a bug, reported as one.
-  Internal(String),
+pub struct Settled {
+  /// The refresh's number, as [`Pending::id`] gives it.
+  pub flight: u64,
+  /// The best token for the file now, and its version; or the error once it has expired.
+  pub result: Result<(Secret, DateTime<Utc>, u64), Error>,
+  /// A new token came from the refresh.
+  pub refreshed: bool,
+  /// Why the refresh did not produce one, when the old token is served.
+  pub note: Option<RefreshCause>,
+  /// Why the new token was not written back.
+  pub write_error: Option<String>,
+  /// When the next attempt may start.
+  pub retry_after: Option<DateTime<Utc>>,
 }
 
-type Waiter = Box<dyn FnOnce(&Outcome) + Send>;
+type Waiter = Box<dyn FnOnce(&Settled) + Send>;
 
-/// One refresh of one cache file, and who waits for it.
-#[derive(Default)]
-pub(crate) struct Flight {
+/// One refresh of one cache file, and the Rust callers waiting for it.
+struct Flight {
+  id: u64,
   state: Mutex<FlightState>,
 }
 
 enum FlightState {
   Running(Vec<Waiter>),
-  Done(Outcome),
-}
-
-impl Default for FlightState {
-  fn default() -> Self {
-    FlightState::Running(Vec::new())
-  }
+  Done(Settled),
 }
 
 impl Flight {
@@ -165,67 +198,92 @@ impl Flight {
     self.state.lock().unwrap_or_else(PoisonError::into_inner)
   }
 
-  /// Calls `waiter` with the outcome: now if the refresh is over, else when it ends.
   fn on_done(&self, waiter: Waiter) {
     let mut state = self.lock();
     match &mut *state {
       FlightState::Running(waiters) => waiters.push(waiter),
-      FlightState::Done(outcome) => {
-        let outcome = outcome.clone();
+      FlightState::Done(settled) => {
+        let settled = settled.clone();
         drop(state);
-        waiter(&outcome);
+        waiter(&settled);
       }
     }
   }
 
-  fn outcome(&self) -> Option<Outcome> {
+  fn settled(&self) -> Option<Settled> {
     match &*self.lock() {
-      FlightState::Done(outcome) => Some(outcome.clone()),
+      FlightState::Done(settled) => Some(settled.clone()),
       FlightState::Running(_) => None,
     }
   }
 
-  fn finish(&self, outcome: Outcome) {
-    let waiters = match std::mem::replace(&mut *self.lock(), FlightState::Done(outcome.clone())) {
+  fn finish(&self, settled: &Settled) {
+    let waiters = match std::mem::replace(&mut *self.lock(), FlightState::Done(settled.clone())) {
       FlightState::Running(waiters) => waiters,
       FlightState::Done(_) => Vec::new(),
     };
     for waiter in waiters {
       // A waiter that panics must not keep the others from hearing back.
-      let _ = catch_unwind(AssertUnwindSafe(|| waiter(&outcome)));
+      let _ = catch_unwind(AssertUnwindSafe(|| waiter(settled)));
     }
   }
 }
 
-/// A load waiting on a refresh. Its result is this load's own: its profile's name in the
-/// messages, its own old token to fall back on.
+/// A load waiting on a refresh: its result is its own (its profile's source and files, its
+/// window's snapshot) around the refresh's shared [`Settled`].
 pub struct Pending {
   flight: Arc<Flight>,
-  clock: Arc<dyn Clock>,
   found: Found,
-  token: Secret,
-  expires_at: DateTime<Utc>,
+  window: Window,
+  clock: Arc<dyn Clock>,
+  watched: bool,
 }
 
 impl std::fmt::Debug for Pending {
   fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
     f.debug_struct("Pending")
+      .field("flight", &self.flight.id)
       .field("cache_path", &self.found.path)
       .finish_non_exhaustive()
   }
 }
 
 impl Pending {
+  /// The refresh's number, as [`Settled::flight`] names it.
+  pub fn id(&self) -> u64 {
+    self.flight.id
+  }
+
+  /// What the load is found by next time.
+  pub fn key(&self) -> u64 {
+    self.found.key
+  }
+
+  /// The cache file.
+  pub fn cache_path(&self) -> &Path {
+    &self.found.path
+  }
+
+  /// The config file the load read.
+  pub fn config_path(&self) -> &Path {
+    &self.found.config_path
+  }
+
+  /// Where the profile's token comes from.
+  pub fn source(&self) -> &TokenSource {
+    &self.found.source
+  }
+
   /// The result, if the refresh has already ended.
   pub fn ready(&self) -> Option<Result<Loaded, Error>> {
-    self.flight.outcome().map(|outcome| self.result(&outcome))
+    self.flight.settled().map(|s| self.result(&s))
   }
 
   /// Calls `f` with the result when the refresh ends (at once if it has), on whichever
   /// thread ends it.
   pub fn on_done(self, f: impl FnOnce(Result<Loaded, Error>) + Send + 'static) {
     let flight = Arc::clone(&self.flight);
-    flight.on_done(Box::new(move |outcome| f(self.result(outcome))));
+    flight.on_done(Box::new(move |settled| f(self.result(settled))));
   }
 
   /// Blocks until the refresh ends (Rust callers and tests).
@@ -241,192 +299,204 @@ impl Pending {
     })
   }
 
-  fn result(&self, outcome: &Outcome) -> Result<Loaded, Error> {
-    match outcome {
-      Outcome::Token {
-        token,
-        expires_at,
-        write_error,
-      } => Ok(Loaded {
-        refreshed: true,
-        write_error: write_error.clone(),
-        ..self.found.serve(token, *expires_at)
-      }),
-      Outcome::Failed { cause, fallback } => {
-        let (token, expires_at) = match fallback {
-          Some((token, expires_at)) if *expires_at > self.expires_at => (token, *expires_at),
-          _ => (&self.token, self.expires_at),
-        };
-        self
-          .found
-          .fall_back(self.clock.now(), token, expires_at, cause.clone())
-      }
-      Outcome::Internal(cause) => Err(Error::Internal {
-        cause: cause.clone(),
-      }),
-    }
+  /// This load's result from the refresh's outcome.
+  pub fn result(&self, settled: &Settled) -> Result<Loaded, Error> {
+    let (token, expires_at, version) = settled.result.clone()?;
+    let now = self.clock.now();
+    let snapshot = snapshot(
+      &self.found,
+      self.window,
+      now,
+      expires_at,
+      version,
+      settled.retry_after,
+      self.watched,
+    );
+    Ok(Loaded {
+      refreshed: settled.refreshed,
+      refresh_note: settled.note.clone(),
+      write_error: settled.write_error.clone(),
+      ..serve(&self.found, &token, expires_at, snapshot)
+    })
+  }
+}
+
+/// The snapshot of a token of `found`'s file for `window`.
+fn snapshot(
+  found: &Found,
+  window: Window,
+  now: DateTime<Utc>,
+  expires_at: DateTime<Utc>,
+  version: u64,
+  retry_after: Option<DateTime<Utc>>,
+  watched: bool,
+) -> Snapshot {
+  let (advisory, mandatory) = window.edges(expires_at);
+  Snapshot {
+    version,
+    expires_at,
+    refresh_at: if found.refreshable(now) {
+      advisory
+    } else {
+      mandatory
+    },
+    must_refresh_at: mandatory,
+    retry_after,
+    watched,
+  }
+}
+
+fn serve(found: &Found, token: &Secret, expires_at: DateTime<Utc>, snapshot: Snapshot) -> Loaded {
+  Loaded {
+    key: found.key,
+    token: token.clone(),
+    expires_at,
+    source: found.source.clone(),
+    cache_path: found.path.clone(),
+    config_path: found.config_path.clone(),
+    refreshed: false,
+    refresh_note: None,
+    write_error: None,
+    snapshot,
   }
 }
 
 /// Refresh state of one cache file in this process.
 #[derive(Default)]
-pub(crate) struct FileState {
+struct FileState {
+  /// The best token known for the file.
+  current: Option<Current>,
   /// When the last refresh attempt started.
   last_attempt: Option<DateTime<Utc>>,
-  /// The newest token a refresh in this process produced, for loads after it and for when
-  /// writing it back failed.
-  pub(crate) latest: Option<(Secret, DateTime<Utc>)>,
   /// Why the last attempt failed, for loads that come while the throttle holds.
-  pub(crate) last_failure: Option<RefreshCause>,
+  last_failure: Option<RefreshCause>,
   /// The refresh under way, if any.
-  pub(crate) flight: Option<Arc<Flight>>,
-  /// The token last read from the file.
-  seen: Option<(Secret, DateTime<Utc>)>,
+  flight: Option<Arc<Flight>>,
+  /// A refresh ahead of need is scheduled for when the throttle ends.
+  scheduled: bool,
 }
 
-/// What the local stage found.
-enum Local {
-  /// The file's token and what to do with it.
-  Read(Found, CachedToken, Decision),
-  /// The file is mid-rewrite; the token last read from it is still valid.
-  Remembered(Loaded),
+impl FileState {
+  fn retry_after(&self, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
+    let last = self.last_attempt?;
+    decide::throttled(now, last).then(|| last + decide::REFRESH_THROTTLE)
+  }
 }
 
 /// How long a load re-reads a cache file caught mid-rewrite before serving the token it
 /// last read from that file, when it has one that is still valid.
 const REMEMBERED_PATIENCE: std::time::Duration = std::time::Duration::from_millis(3);
 
-/// How long a load waits on other tools' writes.
-#[derive(Debug, Clone, Copy)]
-pub struct Patience {
-  /// For a cache file caught mid-rewrite: [`crate::cache::token::TORN_READ_PATIENCE`].
-  pub torn_read: std::time::Duration,
-  /// After `invalid_grant`, for another tool's token: [`crate::refresh::RIVAL_WRITE_PATIENCE`].
-  pub rival_write: std::time::Duration,
-}
-
-impl Default for Patience {
-  fn default() -> Self {
-    Patience {
-      torn_read: crate::cache::token::TORN_READ_PATIENCE,
-      rival_write: crate::refresh::RIVAL_WRITE_PATIENCE,
-    }
-  }
-}
-
-/// How a refresh of one cache file ended, as told to [`Engine::on_refreshed`] listeners.
-#[derive(Debug, Clone, Copy)]
-pub enum Refreshed<'a> {
-  /// A new token for the file (ours from CreateToken, or another process's).
-  Token {
-    /// The token.
-    token: &'a Secret,
-    /// When it expires.
-    expires_at: DateTime<Utc>,
-  },
-  /// The refresh failed; loads keep the old token while it is valid.
-  Failed(&'a RefreshCause),
-}
-
 /// Hears how every refresh ends, with the cache file's path: a refresh ahead of need has
 /// no waiting load to hand its token to.
-pub type Listener = Box<dyn Fn(&Path, Refreshed<'_>) + Send + Sync>;
+pub type Listener = Box<dyn Fn(&Path, &Settled) + Send + Sync>;
+
+/// Loads are found again by a number: the same profile in the same environment reads the
+/// same files. The JavaScript layer keeps the number of its instance's profile and
+/// environment, so that asking again costs no conversion of either.
+#[derive(Default)]
+struct Keys {
+  ids: HashMap<(String, Env), u64>,
+  by_id: HashMap<u64, Arc<(String, Env)>>,
+  next: u64,
+}
+
+/// Keys kept; beyond this (a program that keeps changing its environment) all are
+/// forgotten, and the next call of each profile reads its files again.
+const MAX_KEYS: usize = 4096;
+
+/// Config texts kept for loads of other profiles of the same file.
+const MAX_CONFIGS_KEPT: usize = 16;
+
+/// What [`Engine::lookup`] answers.
+#[derive(Debug)]
+pub struct Lookup {
+  /// [`Engine::changes`] as of the check: a caller that keeps this number knows that
+  /// nothing it was answered from changed while the number stays the same.
+  pub changes: u64,
+  /// The answer; `None` when the files must be read ([`Engine::load`]).
+  pub step: Option<Step>,
+}
 
 /// The process-wide load engine.
 pub struct Engine {
-  pub(crate) clock: Arc<dyn Clock>,
-  pub(crate) transport: Arc<dyn Transport>,
-  pub(crate) patience: Patience,
+  clock: Arc<dyn Clock>,
+  transport: Arc<dyn Transport>,
+  patience: Patience,
   files: Mutex<HashMap<PathBuf, Arc<Mutex<FileState>>>>,
-  pool: Pool,
+  keys: Mutex<Keys>,
+  held: Mutex<HashMap<u64, Arc<Held>>>,
+  /// Config texts read, by path, with the generation they were read at.
+  configs: Mutex<HashMap<PathBuf, (u64, Arc<str>)>>,
+  watch: Mutex<Watch>,
   listeners: Mutex<Vec<Listener>>,
+  flights: AtomicU64,
+  versions: AtomicU64,
 }
 
 impl Engine {
-  /// An engine with its own clock and CreateToken (tests pass fakes).
+  /// An engine with its own clock and CreateToken (tests pass fakes), watching with the
+  /// system's notifications.
   pub fn new(clock: Arc<dyn Clock>, transport: Arc<dyn Transport>) -> Arc<Engine> {
-    Engine::with_patience(clock, transport, Patience::default())
+    Engine::with(clock, transport, Patience::default(), Watch::system())
   }
 
-  /// [`Engine::new`] with other waits (tests that must not wait).
-  pub fn with_patience(
+  /// [`Engine::new`] with other waits and another watch (tests).
+  pub fn with(
     clock: Arc<dyn Clock>,
     transport: Arc<dyn Transport>,
     patience: Patience,
+    watch: Watch,
   ) -> Arc<Engine> {
     Arc::new(Engine {
       clock,
       transport,
       patience,
       files: Mutex::default(),
-      pool: Pool::default(),
+      keys: Mutex::default(),
+      held: Mutex::default(),
+      configs: Mutex::default(),
+      watch: Mutex::new(watch),
       listeners: Mutex::default(),
+      flights: AtomicU64::new(1),
+      versions: AtomicU64::new(1),
     })
   }
 
-  /// Adds `listener` to those told how each refresh ends, on the refresh's thread, after
-  /// its waiters.
-  pub fn on_refreshed(&self, listener: Listener) {
-    self
-      .listeners
-      .lock()
-      .unwrap_or_else(PoisonError::into_inner)
-      .push(listener);
-  }
-
-  /// The one engine of this process: the system clock and CreateToken over HTTPS.
+  /// The one engine of this process: the system clock, CreateToken over HTTPS, the system's
+  /// change notifications.
   pub fn global() -> &'static Arc<Engine> {
     static GLOBAL: OnceLock<Arc<Engine>> = OnceLock::new();
-    GLOBAL.get_or_init(|| Engine::new(Arc::new(SystemClock), Arc::new(UreqTransport)))
+    GLOBAL.get_or_init(|| Engine::new(Arc::new(SystemClock), Arc::new(HttpsTransport)))
   }
 
-  /// The local stage of a load: never waits on anything but the local disk.
+  /// Adds `listener` to those told how each refresh ends, on the network thread, after its
+  /// waiters.
+  pub fn on_settled(&self, listener: Listener) {
+    lock(&self.listeners).push(listener);
+  }
+
+  /// How many changes to files loads read were ever seen, polling the notifications
+  /// first: a caller that saw this number before knows nothing changed if it is the same.
+  pub fn changes(&self) -> u64 {
+    lock(&self.watch).poll()
+  }
+
+  /// Whether changes in `dir` would be seen, or why not.
+  pub fn change_detection(&self, dir: &Path) -> Result<(), String> {
+    lock(&self.watch).describe(dir)
+  }
+
+  /// A load that reads the files: never waits on anything but the local disk.
   pub fn load(self: &Arc<Self>, env: &Env, opts: &LoadOptions) -> Step {
-    let (found, cached, decision) = match self.find(env, opts) {
-      Ok(Local::Read(found, cached, decision)) => (found, cached, decision),
-      Ok(Local::Remembered(loaded)) => return Step::Done(Ok(loaded)),
-      Err(e) => return Step::Done(Err(e)),
-    };
-    let now = self.clock.now();
-    match decision {
-      Decision::Fresh => Step::Done(Ok(found.serve(&cached.access_token, cached.expires_at))),
-      Decision::Cannot(cause) => {
-        Step::Done(found.fall_back(now, &cached.access_token, cached.expires_at, cause))
-      }
-      Decision::RefreshWhileServing => {
-        let served = found.serve(&cached.access_token, cached.expires_at);
-        let state = self.state(&found.path);
-        let mut st = lock(&state);
-        let idle = st.flight.is_none()
-          && st
-            .last_attempt
-            .is_none_or(|last| !decide::throttled(now, last));
-        if idle {
-          let (_, job) = self.start(&mut st, env, &found, cached, opts);
-          drop(st);
-          self.submit(job);
-        }
-        Step::Done(Ok(served))
-      }
-      Decision::MustRefresh => {
-        let state = self.state(&found.path);
-        let mut st = lock(&state);
-        let (token, expires_at) = (cached.access_token.clone(), cached.expires_at);
-        if let Some(flight) = &st.flight {
-          return Step::Pending(self.pending(Arc::clone(flight), found, token, expires_at));
-        }
-        if let Some(done) = settled(now, opts, &found, &cached, &st) {
-          return Step::Done(done);
-        }
-        let (flight, job) = self.start(&mut st, env, &found, cached, opts);
-        drop(st);
-        self.submit(job);
-        Step::Pending(self.pending(flight, found, token, expires_at))
-      }
+    match self.read(env, opts) {
+      Ok(Read::Fresh(held, cached)) => self.decide(env, opts, &held, Some(cached)),
+      Ok(Read::Remembered(loaded)) => Step::Done(Ok(loaded)),
+      Err(e) => Step::Done(Err(e)),
     }
   }
 
-  /// A whole load, waiting for a refresh when one is due (Rust callers and tests).
+  /// [`Engine::load`], waiting for the refresh when one is due (Rust callers and tests).
   pub fn load_blocking(self: &Arc<Self>, env: &Env, opts: &LoadOptions) -> Result<Loaded, Error> {
     match self.load(env, opts) {
       Step::Done(result) => result,
@@ -434,222 +504,435 @@ impl Engine {
     }
   }
 
-  /// Refresh threads alive now (diagnostics and tests).
-  pub fn refresh_threads(&self) -> usize {
-    self.pool.threads()
+  /// The number `profile` in `env` is found by ([`Engine::lookup`]).
+  pub fn key(&self, profile: &str, env: &Env) -> u64 {
+    let mut keys = lock(&self.keys);
+    if let Some(id) = keys.ids.get(&(profile.to_string(), env.clone())) {
+      return *id;
+    }
+    if keys.ids.len() >= MAX_KEYS {
+      keys.ids.clear();
+      keys.by_id.clear();
+      lock(&self.held).clear();
+    }
+    keys.next += 1;
+    let id = keys.next;
+    let pair = (profile.to_string(), env.clone());
+    keys.by_id.insert(id, Arc::new(pair.clone()));
+    keys.ids.insert(pair, id);
+    id
   }
 
-  fn find(&self, env: &Env, opts: &LoadOptions) -> Result<Local, Error> {
+  /// The load of `key`'s profile in its environment, answered from memory when a load read
+  /// its files and nothing has changed them since (`step` is `None` otherwise, and for a key
+  /// this engine no longer knows). `window` and `force` as in [`LoadOptions`].
+  pub fn lookup(self: &Arc<Self>, key: u64, window: Window, force_refresh: bool) -> Lookup {
+    let changes = self.changes();
+    let step = (|| {
+      let held = lock(&self.held).get(&key).cloned()?;
+      let pair = lock(&self.keys).by_id.get(&key).cloned()?;
+      {
+        let watch = lock(&self.watch);
+        let unchanged = |path: &Path, generation: Option<u64>| {
+          generation.is_some() && watch.current(path) == generation
+        };
+        if !unchanged(&held.found.config_path, held.config_generation)
+          || !unchanged(&held.found.path, held.cache_generation)
+        {
+          return None;
+        }
+      }
+      // Held, unchanged files always have a current token.
+      lock(&self.state(&held.found.path)).current.as_ref()?;
+      let opts = LoadOptions {
+        profile: pair.0.clone(),
+        window,
+        force_refresh,
+      };
+      Some(self.decide(&pair.1, &opts, &held, None))
+    })();
+    Lookup { changes, step }
+  }
+
+  /// Reads the config and the cache file, tracking both before they are read.
+  fn read(&self, env: &Env, opts: &LoadOptions) -> Result<Read, Error> {
     let config_path = env.config_file().ok_or(Error::NoHomeDir)?;
-    let text = config::read_config_text(&config_path)?;
+    let config_generation = lock(&self.watch).track(&config_path);
+    let text = self.config_text(&config_path, config_generation)?;
     let resolved = config::resolve(&text, &opts.profile)?;
-    let source = resolved.source;
     let home = env.home_dir().ok_or(Error::NoHomeDir)?;
-    let path = cache_path(&home, source.cache_key());
+    let path = cache_path(&home, resolved.source.cache_key());
+    let cache_generation = lock(&self.watch).track(&path);
+    let state = self.state(&path);
     let cached = match CachedToken::read(&path, &opts.profile) {
       Ok(cached) => cached,
       Err(e) if e.is_cut_short() => {
         // Mid-rewrite by another tool. Read again; with a valid token from this file in
         // memory, only briefly before serving that rather than waiting.
-        let seen = lock(&self.state(&path))
-          .seen
-          .clone()
-          .filter(|(_, expires_at)| *expires_at > self.clock.now());
-        let patience = match seen {
+        let now = self.clock.now();
+        let remembered = lock(&state).current.clone().filter(|c| c.expires_at > now);
+        let patience = match remembered {
           Some(_) => self.patience.torn_read.min(REMEMBERED_PATIENCE),
           None => self.patience.torn_read,
         };
         match (
           CachedToken::read_settled(&path, &opts.profile, patience),
-          seen,
+          remembered,
         ) {
-          (Err(e), Some((token, expires_at))) if e.is_cut_short() => {
-            let found = Found {
-              profile: opts.profile.clone(),
+          (Err(e), Some(current)) if e.is_cut_short() => {
+            // Not held: the file is mid-rewrite, and the next call must read it again.
+            let found = found(
+              self.key(&opts.profile, env),
               config_path,
-              source,
+              resolved,
               path,
-              endpoint: None,
-            };
-            return Ok(Local::Remembered(found.serve(&token, expires_at)));
+              None,
+            );
+            let snapshot = snapshot(
+              &found,
+              opts.window,
+              now,
+              current.expires_at,
+              current.version,
+              None,
+              false,
+            );
+            return Ok(Read::Remembered(serve(
+              &found,
+              &current.token,
+              current.expires_at,
+              snapshot,
+            )));
           }
           (result, _) => result?,
         }
       }
       Err(e) => return Err(e),
     };
-    self.remember(&path, &cached);
-    // Only a due refresh needs the endpoint: most loads find a fresh token.
-    let now = self.clock.now();
-    let due = opts.force_refresh || opts.window.band(now, cached.expires_at) != Band::Fresh;
-    let endpoint = source.session_name().filter(|_| due).map(|session| {
-      let variants = Variants::from(
-        env,
-        resolved.use_fips_endpoint.as_deref(),
-        resolved.use_dualstack_endpoint.as_deref(),
-      );
-      endpoint_for(source.region(), session, variants, env)
+    lock(&self.watch).know(&path, cached.file_id);
+    let key = self.key(&opts.profile, env);
+    let held = Arc::new(Held {
+      found: found(key, config_path, resolved, path, Some(&cached)),
+      config_generation,
+      cache_generation,
     });
+    if held.config_generation.is_some() && held.cache_generation.is_some() {
+      lock(&self.held).insert(key, Arc::clone(&held));
+    } else {
+      lock(&self.held).remove(&key);
+    }
+    Ok(Read::Fresh(held, cached))
+  }
+
+  /// The text of the config file: what memory holds when the file is watched and unchanged
+  /// since it was read (a process loading many profiles of one big config reads it once),
+  /// else what is on disk now.
+  fn config_text(&self, path: &Path, generation: Option<u64>) -> Result<Arc<str>, Error> {
+    if let Some(generation) = generation {
+      if let Some((g, text)) = lock(&self.configs).get(path) {
+        if *g == generation {
+          return Ok(Arc::clone(text));
+        }
+      }
+    }
+    let text: Arc<str> = config::read_config_text(path)?.into();
+    if let Some(generation) = generation {
+      let mut configs = lock(&self.configs);
+      if configs.len() >= MAX_CONFIGS_KEPT {
+        configs.clear();
+      }
+      configs.insert(path.to_path_buf(), (generation, Arc::clone(&text)));
+    }
+    Ok(text)
+  }
+
+  /// The decision for a held load, on the token just read (`cached`) or the one in memory,
+  /// and what it starts.
+  fn decide(
+    self: &Arc<Self>,
+    env: &Env,
+    opts: &LoadOptions,
+    held: &Held,
+    cached: Option<CachedToken>,
+  ) -> Step {
+    let found = &held.found;
+    let watched = held.config_generation.is_some() && held.cache_generation.is_some();
+    let now = self.clock.now();
+    let state = self.state(&found.path);
+    let mut st = lock(&state);
+    if let Some(cached) = &cached {
+      self.take_read(&mut st, cached);
+    }
+    let Some(current) = st.current.clone() else {
+      return Step::Done(Err(Error::Internal {
+        cause: "a held file has no token".into(),
+      }));
+    };
+    let band = opts.window.band(now, current.expires_at);
+    // Only a due refresh needs the endpoint: most loads find a fresh token.
+    let endpoint = (opts.force_refresh || band != Band::Fresh)
+      .then(|| found.endpoint(env))
+      .flatten();
     let decision = decide(&Facts {
       now,
-      expires_at: cached.expires_at,
+      expires_at: current.expires_at,
       window: opts.window,
-      legacy: source.is_legacy(),
-      missing_refresh_key: cached.missing_refresh_key(),
-      registration_expires_at: cached.registration_expires_at,
+      legacy: found.source.is_legacy(),
+      missing_refresh_key: found.missing_refresh_key,
+      registration_expires_at: found.registration_expires_at,
       unusable_endpoint: endpoint.as_ref().and_then(|e| e.as_ref().err()).cloned(),
       force: opts.force_refresh,
     });
-    let found = Found {
-      profile: opts.profile.clone(),
-      config_path,
-      source,
-      path,
-      endpoint: endpoint.and_then(Result::ok),
+    let served = |st: &FileState, note: Option<RefreshCause>| {
+      let snap = snapshot(
+        found,
+        opts.window,
+        now,
+        current.expires_at,
+        current.version,
+        st.retry_after(now),
+        watched,
+      );
+      Loaded {
+        refresh_note: note,
+        ..serve(found, &current.token, current.expires_at, snap)
+      }
     };
-    Ok(Local::Read(found, cached, decision))
-  }
-
-  /// Keeps the token last read from `path`, for when the file is next caught mid-rewrite.
-  fn remember(&self, path: &Path, cached: &CachedToken) {
-    let state = self.state(path);
-    let mut st = lock(&state);
-    if st
-      .seen
-      .as_ref()
-      .is_none_or(|(token, _)| *token != cached.access_token)
-    {
-      st.seen = Some((cached.access_token.clone(), cached.expires_at));
+    let input = |endpoint: String| refresh::Input {
+      path: found.path.clone(),
+      profile: opts.profile.clone(),
+      endpoint,
+      token: current.token.clone(),
+      window: opts.window,
+      env: env.clone(),
+    };
+    match (decision, endpoint.and_then(Result::ok)) {
+      (Decision::Fresh, _) => Step::Done(Ok(served(&st, None))),
+      (Decision::Cannot(cause), _) => Step::Done(
+        serve_or_fail(now, current.expires_at, cause, &opts.profile).map(|n| served(&st, Some(n))),
+      ),
+      (Decision::RefreshWhileServing, Some(endpoint)) => {
+        if st.flight.is_none() {
+          match st.retry_after(now) {
+            None => {
+              self.start(&mut st, input(endpoint));
+            }
+            Some(at) if !st.scheduled => {
+              st.scheduled = true;
+              self.schedule(
+                &found.path,
+                (at - now).to_std().unwrap_or_default(),
+                input(endpoint),
+              );
+            }
+            Some(_) => {}
+          }
+        }
+        Step::Done(Ok(served(&st, None)))
+      }
+      (Decision::MustRefresh, Some(endpoint)) => {
+        let flight = match &st.flight {
+          Some(flight) => Arc::clone(flight),
+          None => {
+            if let (Some(_), false) = (st.retry_after(now), opts.force_refresh) {
+              // Loads during the throttle report the cause of the attempt that started it.
+              let cause = st.last_failure.clone().unwrap_or(RefreshCause::Throttled);
+              return Step::Done(
+                serve_or_fail(now, current.expires_at, cause, &opts.profile)
+                  .map(|n| served(&st, Some(n))),
+              );
+            }
+            self.start(&mut st, input(endpoint))
+          }
+        };
+        Step::Pending(Pending {
+          flight,
+          found: found.clone(),
+          window: opts.window,
+          clock: Arc::clone(&self.clock),
+          watched,
+        })
+      }
+      // A due refresh always has its endpoint: decide() gave Cannot for one that is unusable.
+      (_, None) => Step::Done(Err(Error::Internal {
+        cause: "a refresh was due with no endpoint".into(),
+      })),
     }
   }
 
-  pub(crate) fn state(&self, path: &Path) -> Arc<Mutex<FileState>> {
-    let mut files = self.files.lock().unwrap_or_else(PoisonError::into_inner);
+  /// Takes a token just read from the file into the file's state.
+  fn take_read(&self, st: &mut FileState, cached: &CachedToken) {
+    let keep = st.current.as_ref().is_some_and(|c| {
+      (c.token == cached.access_token && c.expires_at == cached.expires_at)
+        // A refreshed token the file does not have yet (its write-back failed) wins while
+        // it lasts longer.
+        || (c.refreshed && c.token != cached.access_token && c.expires_at > cached.expires_at)
+    });
+    if !keep {
+      st.current = Some(Current {
+        token: cached.access_token.clone(),
+        expires_at: cached.expires_at,
+        version: self.versions.fetch_add(1, Ordering::Relaxed),
+        refreshed: false,
+      });
+    }
+  }
+
+  /// The state of one cache file.
+  fn state(&self, path: &Path) -> Arc<Mutex<FileState>> {
+    let mut files = lock(&self.files);
     Arc::clone(files.entry(path.to_path_buf()).or_default())
   }
 
-  fn pending(
-    &self,
-    flight: Arc<Flight>,
-    found: Found,
-    token: Secret,
-    expires_at: DateTime<Utc>,
-  ) -> Pending {
-    Pending {
-      flight,
-      clock: Arc::clone(&self.clock),
-      found,
-      token,
-      expires_at,
-    }
-  }
-
-  /// Records a new refresh of `found`'s file in its state `st`, and returns it with the job
-  /// that runs it, to [`Self::submit`] once `st` is unlocked.
-  fn start(
-    self: &Arc<Self>,
-    st: &mut FileState,
-    env: &Env,
-    found: &Found,
-    cached: CachedToken,
-    opts: &LoadOptions,
-  ) -> (Arc<Flight>, Job) {
-    let flight = Arc::new(Flight::default());
+  /// Starts a refresh of `input`'s file, recorded in its state `st`.
+  fn start(self: &Arc<Self>, st: &mut FileState, input: refresh::Input) -> Arc<Flight> {
+    let flight = Arc::new(Flight {
+      id: self.flights.fetch_add(1, Ordering::Relaxed),
+      state: Mutex::new(FlightState::Running(Vec::new())),
+    });
     st.last_attempt = Some(self.clock.now());
     st.last_failure = None;
     st.flight = Some(Arc::clone(&flight));
-    let job = {
-      let engine = Arc::clone(self);
-      let flight = Arc::clone(&flight);
-      let (env, found, window) = (env.clone(), found.clone(), opts.window);
-      move || {
-        let outcome = catch_unwind(AssertUnwindSafe(|| {
-          refresh::run(&engine, &env, &found, cached, window)
-        }))
-        .unwrap_or_else(|panic| Outcome::Internal(panic_message(&*panic)));
-        engine.finish(&found.path, &flight, outcome);
-      }
-    };
-    (flight, Box::new(job))
+    let engine = Arc::clone(self);
+    let running = Arc::clone(&flight);
+    runtime::spawn_refresh(async move {
+      let path = input.path.clone();
+      let profile = input.profile.clone();
+      let task = {
+        let engine = Arc::clone(&engine);
+        async move { refresh::run(input, &*engine.clock, &*engine.transport, engine.patience).await }
+      };
+      // A refresh that panics is reported as a bug to its waiters; the thread goes on.
+      let outcome = match tokio::spawn(task).await {
+        Ok(outcome) => outcome,
+        Err(e) => Outcome::Internal(match e.try_into_panic() {
+          Ok(panic) => panic_message(&*panic),
+          Err(_) => "the refresh was cancelled".into(),
+        }),
+      };
+      engine.finish(&path, &profile, &running, outcome);
+    });
+    flight
   }
 
-  fn submit(&self, job: Job) {
-    if let Err(stranded) = self.pool.submit(job) {
-      // No refresh thread could be started: run them here, late rather than never.
-      for job in stranded {
-        job();
+  /// Starts a refresh ahead of need once the throttle lets it.
+  fn schedule(self: &Arc<Self>, path: &Path, delay: std::time::Duration, input: refresh::Input) {
+    let engine = Arc::clone(self);
+    let path = path.to_path_buf();
+    runtime::spawn_refresh_after(delay, async move {
+      let state = engine.state(&path);
+      let mut st = lock(&state);
+      st.scheduled = false;
+      if st.flight.is_none() && st.retry_after(engine.clock.now()).is_none() {
+        engine.start(&mut st, input);
       }
-    }
+    });
   }
 
-  /// Records how a refresh ended, then tells its waiters.
-  fn finish(&self, path: &Path, flight: &Arc<Flight>, outcome: Outcome) {
-    {
+  /// Records how a refresh ended, then tells its waiters and the listeners.
+  fn finish(&self, path: &Path, profile: &str, flight: &Arc<Flight>, outcome: Outcome) {
+    let now = self.clock.now();
+    let settled = {
       let state = self.state(path);
       let mut st = lock(&state);
-      match &outcome {
-        Outcome::Token {
-          token, expires_at, ..
-        } => st.latest = Some((token.clone(), *expires_at)),
-        Outcome::Failed { cause, .. } => st.last_failure = Some(cause.clone()),
-        Outcome::Internal(_) => {}
-      }
       if st.flight.as_ref().is_some_and(|f| Arc::ptr_eq(f, flight)) {
         st.flight = None;
       }
-    }
-    flight.finish(outcome.clone());
-    let told = match &outcome {
-      Outcome::Token {
-        token, expires_at, ..
-      } => Refreshed::Token {
-        token,
-        expires_at: *expires_at,
-      },
-      Outcome::Failed { cause, .. } => Refreshed::Failed(cause),
-      Outcome::Internal(_) => return,
+      let mut settled = Settled {
+        flight: flight.id,
+        result: Err(Error::Internal {
+          cause: "a refresh ended without a token".into(),
+        }),
+        refreshed: false,
+        note: None,
+        write_error: None,
+        retry_after: None,
+      };
+      match outcome {
+        Outcome::Token {
+          token,
+          expires_at,
+          write_error,
+          written,
+        } => {
+          if written.is_some() {
+            lock(&self.watch).know(path, written);
+          }
+          let version = self.versions.fetch_add(1, Ordering::Relaxed);
+          st.current = Some(Current {
+            token: token.clone(),
+            expires_at,
+            version,
+            refreshed: true,
+          });
+          settled.result = Ok((token, expires_at, version));
+          settled.refreshed = true;
+          settled.write_error = write_error;
+        }
+        Outcome::Failed { cause, fallback } => {
+          if let Some((token, expires_at)) = fallback {
+            if st
+              .current
+              .as_ref()
+              .is_none_or(|c| expires_at > c.expires_at)
+            {
+              st.current = Some(Current {
+                token,
+                expires_at,
+                version: self.versions.fetch_add(1, Ordering::Relaxed),
+                refreshed: false,
+              });
+            }
+          }
+          st.last_failure = Some(cause.clone());
+          settled.result = match &st.current {
+            Some(c) => serve_or_fail(now, c.expires_at, cause.clone(), profile)
+              .map(|_| (c.token.clone(), c.expires_at, c.version)),
+            None => Err(cause.clone().into_error(profile)),
+          };
+          settled.note = Some(cause);
+        }
+        Outcome::Internal(cause) => settled.result = Err(Error::Internal { cause }),
+      }
+      settled.retry_after = st.retry_after(now);
+      settled
     };
-    for listener in self
-      .listeners
-      .lock()
-      .unwrap_or_else(PoisonError::into_inner)
-      .iter()
-    {
+    flight.finish(&settled);
+    for listener in lock(&self.listeners).iter() {
       // A listener that panics must not keep the others from hearing.
-      let _ = catch_unwind(AssertUnwindSafe(|| listener(path, told)));
+      let _ = catch_unwind(AssertUnwindSafe(|| listener(path, &settled)));
     }
   }
 }
 
-fn lock(state: &Mutex<FileState>) -> MutexGuard<'_, FileState> {
-  state.lock().unwrap_or_else(PoisonError::into_inner)
+/// What [`Engine::read`] found.
+enum Read {
+  /// The file's token, held for later lookups when watched.
+  Fresh(Arc<Held>, CachedToken),
+  /// The file is mid-rewrite; the token last known for it is still valid.
+  Remembered(Loaded),
 }
 
-/// A due refresh that needs no new attempt: a fresh token a refresh in this process just
-/// got, or the throttle (the old token while valid, else the last failure).
-fn settled(
-  now: DateTime<Utc>,
-  opts: &LoadOptions,
-  found: &Found,
-  cached: &CachedToken,
-  st: &FileState,
-) -> Option<Result<Loaded, Error>> {
-  if let Some((token, expires_at)) = &st.latest {
-    let fresh = opts.window.band(now, *expires_at) == Band::Fresh;
-    if fresh && (!opts.force_refresh || *token != cached.access_token) {
-      return Some(Ok(Loaded {
-        refreshed: true,
-        ..found.serve(token, *expires_at)
-      }));
-    }
+fn found(
+  key: u64,
+  config_path: PathBuf,
+  resolved: config::Resolved,
+  path: PathBuf,
+  cached: Option<&CachedToken>,
+) -> Found {
+  Found {
+    key,
+    config_path,
+    source: resolved.source,
+    path,
+    variants: (resolved.use_fips_endpoint, resolved.use_dualstack_endpoint),
+    missing_refresh_key: cached.and_then(CachedToken::missing_refresh_key),
+    registration_expires_at: cached.and_then(|c| c.registration_expires_at),
   }
-  let last = st.last_attempt?;
-  if opts.force_refresh || !decide::throttled(now, last) {
-    return None;
-  }
-  // Loads during the throttle report the cause of the attempt that started it.
-  let cause = st.last_failure.clone().unwrap_or(RefreshCause::Throttled);
-  Some(found.fall_back(now, &cached.access_token, cached.expires_at, cause))
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+  mutex.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 /// The text of a panic payload.

@@ -3,18 +3,18 @@
 //! Node's `process.env` is per worker thread, so the JS layer hands over the variables it
 //! sees; tests build an `Env` from a list. Empty strings count as unset, as in the SDKs.
 
-use std::collections::HashMap;
 use std::fmt;
 use std::path::PathBuf;
 
 /// Every variable a load may read. The JS layer passes exactly these, in this order.
-pub const VARIABLES: [&str; 14] = [
+pub const VARIABLES: [&str; 15] = [
   "HOME",
   "USERPROFILE",
   "HOMEDRIVE",
   "HOMEPATH",
   "AWS_CONFIG_FILE",
   "AWS_ENDPOINT_URL_SSO_OIDC",
+  "AWS_ENDPOINT_URL_SSO",
   "AWS_IGNORE_CONFIGURED_ENDPOINT_URLS",
   "AWS_USE_FIPS_ENDPOINT",
   "AWS_USE_DUALSTACK_ENDPOINT",
@@ -26,10 +26,21 @@ pub const VARIABLES: [&str; 14] = [
 ];
 
 /// The values of [`VARIABLES`] a load sees. `Debug` names the variables that are set and
-/// shows no value: `HTTPS_PROXY` may carry a password, and a home path a user name.
-#[derive(Clone, Default)]
+/// shows no value: `HTTPS_PROXY` may carry a password, and a home path a user name. Two
+/// environments are equal when every variable has the same value: what a load found for
+/// one holds for the other.
+#[derive(Clone, PartialEq, Eq, Hash)]
 pub struct Env {
-  vars: HashMap<&'static str, String>,
+  values: Vec<Option<String>>,
+}
+
+impl Default for Env {
+  /// Nothing set.
+  fn default() -> Self {
+    Env {
+      values: vec![None; VARIABLES.len()],
+    }
+  }
 }
 
 impl fmt::Debug for Env {
@@ -49,13 +60,9 @@ impl Env {
     I: IntoIterator<Item = Option<S>>,
     S: Into<String>,
   {
-    let mut vars = HashMap::new();
-    for (name, value) in VARIABLES.iter().zip(values) {
-      if let Some(v) = value {
-        vars.insert(*name, v.into());
-      }
-    }
-    Env { vars }
+    let mut values: Vec<Option<String>> = values.into_iter().map(|v| v.map(Into::into)).collect();
+    values.resize(VARIABLES.len(), None);
+    Env { values }
   }
 
   /// The process environment. Node's main thread keeps `process.env` in it; worker threads
@@ -77,11 +84,8 @@ impl Env {
 
   /// The value of `name`, or `None` when unset or empty.
   pub fn get(&self, name: &str) -> Option<&str> {
-    self
-      .vars
-      .get(name)
-      .map(String::as_str)
-      .filter(|v| !v.is_empty())
+    let index = VARIABLES.iter().position(|n| *n == name)?;
+    self.values[index].as_deref().filter(|v| !v.is_empty())
   }
 
   /// `HOME`, then `USERPROFILE`, then `HOMEDRIVE` (default `C:/`) + `HOMEPATH`, then the OS

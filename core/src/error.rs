@@ -50,7 +50,7 @@ pub enum Error {
     /// What went wrong, as the OS or the decoder said it.
     cause: String,
   },
-  /// The config file is over [`crate::config::MAX_CONFIG_FILE_BYTES`].
+  /// The config file is over [`crate::limits::MAX_CONFIG_FILE_BYTES`].
   ConfigFileTooLarge {
     /// The config file.
     path: PathBuf,
@@ -67,7 +67,7 @@ pub enum Error {
     /// What the OS said.
     cause: String,
   },
-  /// The cache file is over [`crate::cache::MAX_CACHE_FILE_BYTES`].
+  /// The cache file is over [`crate::limits::MAX_CACHE_FILE_BYTES`].
   CacheFileTooLarge {
     /// The cache file.
     path: PathBuf,
@@ -126,9 +126,12 @@ pub enum RefreshCause {
   RegistrationExpired,
   /// Legacy (`sso_start_url` in the profile) tokens are never refreshed, like the AWS CLI.
   Legacy,
-  /// Another attempt for this cache file was made less than [`crate::decide::REFRESH_THROTTLE`]
+  /// Another attempt for this cache file was made less than [`crate::limits::REFRESH_THROTTLE`]
   /// ago.
   Throttled,
+  /// The cache file could not be read again when the refresh began (deleted by a logout,
+  /// broken by another tool): the refresh was not sent.
+  FileGone(Box<Error>),
 }
 
 impl RefreshCause {
@@ -140,6 +143,7 @@ impl RefreshCause {
         profile: profile.into(),
       },
       RefreshCause::MissingKey(key) => Error::MissingTokenKey { key },
+      RefreshCause::FileGone(error) => *error,
       cause => Error::RefreshFailed { cause },
     }
   }
@@ -155,8 +159,11 @@ impl fmt::Display for RefreshCause {
       RefreshCause::Throttled => write!(
         f,
         "(refresh throttled: last attempt less than {} s ago)",
-        crate::decide::REFRESH_THROTTLE.num_seconds()
+        crate::limits::REFRESH_THROTTLE.num_seconds()
       ),
+      RefreshCause::FileGone(error) => {
+        write!(f, "(the cache file could not be read again: {error})")
+      }
     }
   }
 }
@@ -165,12 +172,42 @@ impl std::error::Error for RefreshCause {
   fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
     match self {
       RefreshCause::Oidc(e) => Some(e),
+      RefreshCause::FileGone(e) => Some(e.as_ref()),
       _ => None,
     }
   }
 }
 
 impl Error {
+  /// The kind of failure, as the JavaScript layer receives it with the message: it decides
+  /// from the kind, never from the text, what a caller may do next (a v3 `chain()` goes on
+  /// to its next provider only for [`Error::MissingProfileProperty`] of `sso_session`, a
+  /// profile that is not an SSO profile at all).
+  pub fn kind(&self) -> &'static str {
+    match self {
+      Error::NoHomeDir => "NoHomeDir",
+      Error::ProfileNotFound { .. } => "ProfileNotFound",
+      Error::MissingProfileProperty {
+        property: "sso_session",
+        ..
+      } => "NotAnSsoProfile",
+      Error::MissingProfileProperty { .. } => "MissingProfileProperty",
+      Error::SessionNotFound { .. } => "SessionNotFound",
+      Error::MissingSessionProperty { .. } => "MissingSessionProperty",
+      Error::UnreadableConfig { .. } | Error::ConfigFileTooLarge { .. } => "UnreadableConfig",
+      Error::CachedTokenNotFound { .. } => "CachedTokenNotFound",
+      Error::UnreadableCacheFile { .. }
+      | Error::CacheFileTooLarge { .. }
+      | Error::InvalidCacheJson { .. }
+      | Error::InvalidExpiresAt { .. } => "InvalidCacheFile",
+      Error::MissingTokenKey { .. } => "MissingTokenKey",
+      Error::LegacyTokenExpired { .. } => "TokenExpired",
+      Error::RefreshFailed { .. } => "RefreshFailed",
+      Error::InvalidWindow { .. } => "InvalidSetting",
+      Error::Internal { .. } => "Internal",
+    }
+  }
+
   /// Whether this is a cache file whose text ends early (see [`Error::InvalidCacheJson`]).
   pub fn is_cut_short(&self) -> bool {
     matches!(
@@ -243,7 +280,7 @@ impl fmt::Display for Error {
       Error::InvalidWindow { setting } => write!(
         f,
         "The \"{setting}\" setting must be a number of seconds from 0 to {} (ten years)",
-        crate::decide::MAX_WINDOW_SECS
+        crate::limits::MAX_WINDOW_SECS
       ),
       Error::Internal { cause } => write!(
         f,

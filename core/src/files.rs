@@ -43,8 +43,73 @@ fn open_nonblocking(path: &Path) -> io::Result<File> {
   options.open(path)
 }
 
+/// What identifies one version of a file on disk: device, inode, size and modification
+/// time to the nanosecond (on Windows, where there are no inodes, the creation time takes
+/// the inode's place: a file renamed over another keeps its own). Two reads with equal
+/// identities read the same bytes unless the file was rewritten in place within the
+/// file system's time granularity and at the same size, which is why change detection
+/// trusts an identity only to recognise its own writes (`crate::watch`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct FileId {
+  dev: u64,
+  ino: u64,
+  size: u64,
+  mtime_ns: i128,
+}
+
+impl FileId {
+  /// The identity of the file `meta` describes.
+  pub fn of(meta: &std::fs::Metadata) -> FileId {
+    #[cfg(unix)]
+    {
+      use std::os::unix::fs::MetadataExt;
+      FileId {
+        dev: meta.dev(),
+        ino: meta.ino(),
+        size: meta.len(),
+        mtime_ns: i128::from(meta.mtime()) * 1_000_000_000 + i128::from(meta.mtime_nsec()),
+      }
+    }
+    #[cfg(windows)]
+    {
+      use std::os::windows::fs::MetadataExt;
+      FileId {
+        dev: 0,
+        ino: meta.creation_time(),
+        size: meta.len(),
+        mtime_ns: i128::from(meta.last_write_time()) * 100,
+      }
+    }
+    #[cfg(not(any(unix, windows)))]
+    {
+      let since = |t: io::Result<std::time::SystemTime>| {
+        t.ok()
+          .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+          .map_or(0, |d| d.as_nanos() as i128)
+      };
+      FileId {
+        dev: 0,
+        ino: since(meta.created()) as u64,
+        size: meta.len(),
+        mtime_ns: since(meta.modified()),
+      }
+    }
+  }
+
+  /// The identity of what is at `path` now (following a symlink), if anything.
+  pub fn at(path: &Path) -> Option<FileId> {
+    std::fs::metadata(path).ok().map(|m| FileId::of(&m))
+  }
+}
+
 /// The bytes of the regular file at `path`, at most `cap` of them.
 pub fn read_regular(path: &Path, cap: u64) -> Result<Vec<u8>, ReadError> {
+  read_identified(path, cap).map(|(bytes, _)| bytes)
+}
+
+/// [`read_regular`], with the identity of the file the bytes were read from (taken from
+/// the open file, so it is that file's even if the path is replaced meanwhile).
+pub fn read_identified(path: &Path, cap: u64) -> Result<(Vec<u8>, FileId), ReadError> {
   let file = open_nonblocking(path).map_err(|e| match e.kind() {
     io::ErrorKind::NotFound => ReadError::NotFound,
     _ => ReadError::Io(e),
@@ -58,10 +123,11 @@ pub fn read_regular(path: &Path, cap: u64) -> Result<Vec<u8>, ReadError> {
   }
   // A buffer one byte larger than the file: filling it means the file grew meanwhile.
   let expected = usize::try_from(meta.len()).unwrap_or(usize::MAX);
-  read_capped(file, cap, expected).map_err(|e| match e {
+  let bytes = read_capped(file, cap, expected).map_err(|e| match e {
     CappedError::TooLarge => ReadError::TooLarge,
     CappedError::Io(e) => ReadError::Io(e),
-  })
+  })?;
+  Ok((bytes, FileId::of(&meta)))
 }
 
 /// Why [`read_capped`] gave up.

@@ -1,6 +1,7 @@
 //! The pure-Rust core of sso-token-provider: AWS config lookup, the SSO token cache, the
-//! refresh decision and SSO OIDC CreateToken. Nothing here knows about Node.js; the napi
-//! binding in the parent crate is a thin layer over [`Engine::load`].
+//! refresh decision, SSO OIDC CreateToken and change detection. Nothing here knows about
+//! Node.js; the napi binding in the parent crate is a thin layer over [`Engine::load`] and
+//! [`Engine::lookup`].
 //!
 //! The behaviour the code cites (`docs/behaviour.md §N`) is written down in the
 //! repository's `docs/behaviour.md`.
@@ -15,17 +16,20 @@ pub mod engine;
 pub mod env;
 pub mod error;
 pub mod files;
+pub mod limits;
 pub mod oidc;
-pub mod pool;
 pub mod refresh;
+pub mod runtime;
 pub mod secret;
+pub mod watch;
 
 pub use chrono;
 pub use clock::{Clock, SystemClock};
 pub use decide::Window;
-pub use engine::{Engine, LoadOptions, Loaded, Patience, Pending, Refreshed, Step};
+pub use engine::{Engine, LoadOptions, Loaded, Lookup, Pending, Settled, Snapshot, Step};
 pub use env::Env;
 pub use error::{Error, RefreshCause, ERROR_CODE};
+pub use refresh::Patience;
 pub use secret::Secret;
 
 #[cfg(test)]

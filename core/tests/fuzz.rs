@@ -262,7 +262,12 @@ mod whole_load {
         fs::write(&path, &cache).unwrap();
         let env = Env::from_pairs(&[("HOME", dir.to_str().unwrap())]);
         // No waiting on other writers: what is fuzzed here is the decision, not the clock.
-        let engine = Engine::with_patience(Arc::new(SystemClock), answering(answers), NO_WAIT);
+        let engine = Engine::with(
+          Arc::new(SystemClock),
+          answering(answers),
+          NO_WAIT,
+          sso_token_core::watch::Watch::new(Err("not watched".into()), None),
+        );
         let outcome = engine.load_blocking(&env, &LoadOptions::new("dev"));
         let after = fs::read(&path).unwrap();
         match &outcome {

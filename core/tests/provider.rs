@@ -372,7 +372,12 @@ fn after_invalid_grant_a_token_another_tool_wrote_meanwhile_is_used() {
     rival_write: std::time::Duration::from_millis(500),
     ..NO_WAIT
   };
-  let e = sso_token_core::Engine::with_patience(clock.clone(), oidc.clone(), patient);
+  let e = sso_token_core::Engine::with(
+    clock.clone(),
+    oidc.clone(),
+    patient,
+    sso_token_core::watch::Watch::system(),
+  );
   let got = load(&e, &h, "dev").unwrap();
   assert_eq!(got.token.expose(), "their-token");
   assert!(got.refreshed);
@@ -408,10 +413,10 @@ fn inside_the_advisory_band_loads_answer_at_once_and_one_refresh_runs_behind() {
   });
   let e = engine(&clock, &oidc);
   let (told, heard) = std::sync::mpsc::channel();
-  e.on_refreshed(Box::new(move |path, refreshed| {
-    let what = match refreshed {
-      sso_token_core::Refreshed::Token { token, .. } => token.expose().to_string(),
-      sso_token_core::Refreshed::Failed(cause) => cause.to_string(),
+  e.on_settled(Box::new(move |path, settled| {
+    let what = match &settled.result {
+      Ok((token, ..)) => token.expose().to_string(),
+      Err(e) => e.to_string(),
     };
     told.send((path.to_path_buf(), what)).unwrap();
   }));
@@ -450,9 +455,9 @@ fn a_failing_refresh_ahead_is_heard_by_listeners_and_by_no_load() {
   let oidc = Arc::new(FakeOidc::answering(vec![invalid_grant()]));
   let e = engine(&clock, &oidc);
   let (told, heard) = std::sync::mpsc::channel();
-  e.on_refreshed(Box::new(move |_, refreshed| {
+  e.on_settled(Box::new(move |_, settled| {
     told
-      .send(matches!(refreshed, sso_token_core::Refreshed::Failed(_)))
+      .send(!settled.refreshed && settled.note.is_some())
       .unwrap();
   }));
   let opts = LoadOptions {

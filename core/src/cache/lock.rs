@@ -71,10 +71,8 @@ fn still_at_path(_file: &File, _path: &Path) -> io::Result<bool> {
 }
 
 impl FileLock {
-  /// Takes the lock at `path`, waiting until `wait` has passed. `Ok(None)` when another
-  /// process still holds it then.
-  pub fn acquire(path: &Path, wait: Duration) -> io::Result<Option<FileLock>> {
-    let deadline = Instant::now() + wait;
+  /// Takes the lock at `path` if no other process holds it: `Ok(None)` when one does.
+  pub fn try_acquire(path: &Path) -> io::Result<Option<FileLock>> {
     loop {
       let file = open_lock_file(path)?;
       match file.try_lock() {
@@ -86,16 +84,35 @@ impl FileLock {
               file,
             }));
           }
-          continue;
+          // The holder before us unlinked it: lock the file now at the path.
         }
-        Err(TryLockError::WouldBlock) => {}
+        Err(TryLockError::WouldBlock) => return Ok(None),
         Err(TryLockError::Error(e)) => return Err(e),
+      }
+    }
+  }
+
+  /// Takes the lock at `path`, waiting until `wait` has passed. `Ok(None)` when another
+  /// process still holds it then.
+  pub fn acquire(path: &Path, wait: Duration) -> io::Result<Option<FileLock>> {
+    let deadline = Instant::now() + wait;
+    loop {
+      if let Some(lock) = FileLock::try_acquire(path)? {
+        return Ok(Some(lock));
       }
       if Instant::now() >= deadline {
         return Ok(None);
       }
       thread::sleep(LOCK_POLL_INTERVAL);
     }
+  }
+
+  /// Removes the temp file of `cache_path` (docs/behaviour.md §6). Only the lock's holder
+  /// writes that file, so while this lock is held a temp file there is a leftover of a
+  /// writer that died before its rename, whatever became of its process (a zombie in a
+  /// container whose pid 1 does not reap, a reused pid): it holds tokens, and goes.
+  pub fn remove_leftovers(&self, cache_path: &Path) {
+    let _ = std::fs::remove_file(super::write::temp_path(cache_path));
   }
 }
 
@@ -151,6 +168,29 @@ mod tests {
     std::os::unix::fs::symlink(&target, &path).unwrap();
     assert!(FileLock::acquire(&path, Duration::ZERO).is_err());
     assert!(!target.exists(), "nothing is created at the link's target");
+    fs::remove_dir_all(&dir).unwrap();
+  }
+
+  #[test]
+  fn under_the_lock_the_temp_file_of_the_cache_file_is_removed() {
+    let dir = temp_dir("lock-leftovers");
+    let hex = "d033e22ae348aeb5660fc2140aec35850c4da997";
+    let cache = dir.join(format!("{hex}.json"));
+    let leftover = super::super::write::temp_path(&cache);
+    let other = dir.join(".0123456789012345678901234567890123456789.json.tmp");
+    for f in [&leftover, &other] {
+      fs::write(f, b"tokens").unwrap();
+    }
+    let lock = FileLock::acquire(&lock_path(&cache), Duration::ZERO)
+      .unwrap()
+      .unwrap();
+    lock.remove_leftovers(&cache);
+    assert!(
+      !leftover.exists(),
+      "the temp file of this cache file is removed"
+    );
+    assert!(other.exists(), "another cache file's is its lock holder's");
+    drop(lock);
     fs::remove_dir_all(&dir).unwrap();
   }
 

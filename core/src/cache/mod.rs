@@ -7,13 +7,12 @@ pub mod write;
 
 pub use lock::{lock_path, FileLock};
 pub use token::{format_timestamp, parse_timestamp, CachedToken};
-pub use write::write_atomic;
+pub use write::{temp_path, write_atomic};
 
 use sha1::{Digest, Sha1};
 use std::path::{Path, PathBuf};
 
-/// Real cache files are a few hundred bytes; anything larger is not one of them.
-pub const MAX_CACHE_FILE_BYTES: u64 = 1024 * 1024;
+pub use crate::limits::MAX_CACHE_FILE_BYTES;
 
 /// `<home>/.aws/sso/cache/<sha1 hex of key>.json`.
 pub fn cache_path(home: &Path, key: &str) -> PathBuf {

@@ -7,7 +7,7 @@
 
 use super::MAX_CACHE_FILE_BYTES;
 use crate::error::Error;
-use crate::files::{read_regular, ReadError};
+use crate::files::{read_identified, FileId, ReadError};
 use crate::oidc::CreateTokenRequest;
 use crate::secret::{zeroize_json, Secret, ZeroizingWriter};
 use chrono::{DateTime, NaiveDateTime, SecondsFormat, Utc};
@@ -54,6 +54,8 @@ pub struct CachedToken {
   pub expires_at: DateTime<Utc>,
   /// `registrationExpiresAt`, when present and readable.
   pub registration_expires_at: Option<DateTime<Utc>>,
+  /// The identity of the file this was read from ([`CachedToken::read`] only).
+  pub file_id: Option<FileId>,
 }
 
 impl fmt::Debug for CachedToken {
@@ -119,6 +121,7 @@ impl CachedToken {
       access_token,
       expires_at,
       registration_expires_at,
+      file_id: None,
     })
   }
 
@@ -145,10 +148,13 @@ impl CachedToken {
 
   /// Reads and parses the file at `path`, once.
   pub fn read(path: &Path, profile: &str) -> Result<CachedToken, Error> {
-    let mut bytes = read_capped(path, profile)?;
+    let (mut bytes, id) = read_capped(path, profile)?;
     let parsed = CachedToken::parse(&bytes, path, profile);
     bytes.zeroize();
-    parsed
+    parsed.map(|mut cached| {
+      cached.file_id = Some(id);
+      cached
+    })
   }
 
   /// The first of the refresh keys missing from the file, in v2's order; every load asks,
@@ -195,6 +201,7 @@ impl CachedToken {
       access_token: access_token.clone(),
       expires_at,
       registration_expires_at: self.registration_expires_at,
+      file_id: None,
     }
   }
 
@@ -219,8 +226,8 @@ impl CachedToken {
   }
 }
 
-fn read_capped(path: &Path, profile: &str) -> Result<Vec<u8>, Error> {
-  read_regular(path, MAX_CACHE_FILE_BYTES).map_err(|e| match e {
+fn read_capped(path: &Path, profile: &str) -> Result<(Vec<u8>, FileId), Error> {
+  read_identified(path, MAX_CACHE_FILE_BYTES).map_err(|e| match e {
     ReadError::NotFound => Error::CachedTokenNotFound {
       profile: profile.into(),
     },

@@ -2,12 +2,10 @@
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
-use std::path::Path;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::path::{Path, PathBuf};
 
 use super::MAX_CACHE_FILE_BYTES;
-
-static TEMP_COUNTER: AtomicU64 = AtomicU64::new(0);
+use crate::files::FileId;
 
 /// How long a write-back keeps retrying a rename that another process blocks (Windows: a
 /// reader that opened the cache file without `FILE_SHARE_DELETE`, as Python and the AWS
@@ -87,67 +85,20 @@ fn sync_dir(dir: &Path) {
   let _ = dir;
 }
 
-/// A temp file of a writer that died before its rename is older than this, or names a
-/// process that no longer exists (Unix), and is removed by the next write-back.
-pub const LEFTOVER_AGE: std::time::Duration = std::time::Duration::from_secs(3600);
-
-/// `.<sha1 hex>.json.<pid>.<n>.tmp`, our temp files' names: the pid, when `name` is one.
-fn temp_file_pid(name: &str) -> Option<u32> {
-  let rest = name.strip_prefix('.')?.strip_suffix(".tmp")?;
-  let (file, rest) = rest.split_once(".json.")?;
-  let (pid, n) = rest.split_once('.')?;
-  let ours = file.len() == 40
-    && file.bytes().all(|b| b.is_ascii_hexdigit())
-    && !n.is_empty()
-    && n.bytes().all(|b| b.is_ascii_digit());
-  ours.then(|| pid.parse().ok()).flatten()
-}
-
-#[cfg(unix)]
-fn process_gone(pid: u32) -> bool {
-  let Ok(pid) = libc::pid_t::try_from(pid) else {
-    return false;
-  };
-  // SAFETY: signal 0 only asks whether the process exists; nothing is sent.
-  let rc = unsafe { libc::kill(pid, 0) };
-  rc != 0 && std::io::Error::last_os_error().raw_os_error() == Some(libc::ESRCH)
-}
-
-#[cfg(not(unix))]
-fn process_gone(_pid: u32) -> bool {
-  false
-}
-
-/// Removes the temp files (our naming, this folder only) that a killed writer left behind:
-/// they hold tokens. Best effort: a folder that cannot be listed is left alone.
-fn remove_leftovers(dir: &Path) {
-  let Ok(entries) = fs::read_dir(dir) else {
-    return;
-  };
-  for entry in entries.flatten() {
-    let name = entry.file_name();
-    let Some(pid) = name.to_str().and_then(temp_file_pid) else {
-      continue;
-    };
-    let Ok(meta) = entry.metadata() else {
-      continue;
-    };
-    let old = meta
-      .modified()
-      .ok()
-      .and_then(|t| t.elapsed().ok())
-      .is_some_and(|age| age > LEFTOVER_AGE);
-    let dead = pid != std::process::id() && process_gone(pid);
-    if meta.is_file() && (old || dead) {
-      let _ = fs::remove_file(entry.path());
-    }
-  }
+/// The temp file a write-back of `path` goes through: `.<name>.tmp` beside it. One name
+/// per cache file: only the holder of the cache file's lock writes it, so there is never
+/// more than one write under way, and whatever is found at that name while holding the
+/// lock was left by a writer that died before its rename ([`super::FileLock::remove_leftovers`]).
+pub fn temp_path(path: &Path) -> PathBuf {
+  let name = path.file_name().unwrap_or_default().to_string_lossy();
+  path.with_file_name(format!(".{name}.tmp"))
 }
 
 /// Replaces `path` with `bytes` so that no reader ever sees a torn file: a new temp file in
 /// the same folder (mode 0600, or the old file's mode), written, fsynced, renamed over.
 /// A symlink in place of the cache file is not written through: the write is refused.
-pub fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
+/// Returns the identity of the file written, which the path names from the rename on.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<FileId> {
   if bytes.len() as u64 > MAX_CACHE_FILE_BYTES {
     // The next reader would refuse it, and the user would have to log in again.
     return Err(io::Error::other(
@@ -157,7 +108,6 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
   let dir = path
     .parent()
     .ok_or_else(|| io::Error::other("cache path has no folder"))?;
-  remove_leftovers(dir);
   let old = match fs::symlink_metadata(path) {
     Ok(meta) if meta.file_type().is_symlink() => {
       return Err(io::Error::other(
@@ -168,23 +118,23 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
     Err(_) => None,
   };
   let mode = replacement_mode(old.as_ref());
-  let name = path
-    .file_name()
-    .and_then(|n| n.to_str())
-    .unwrap_or("token.json");
-  let tmp = dir.join(format!(
-    ".{name}.{}.{}.tmp",
-    std::process::id(),
-    TEMP_COUNTER.fetch_add(1, Ordering::Relaxed)
-  ));
+  let tmp = temp_path(path);
+  // A temp file already there belongs to a writer without the lock (it timed out): theirs
+  // is left alone, and this token is served from memory.
+  let mut file = create_private(&tmp, mode).map_err(|e| match e.kind() {
+    io::ErrorKind::AlreadyExists => {
+      io::Error::other("another write of the cache file is under way; not written")
+    }
+    _ => e,
+  })?;
   let result = (|| {
-    let mut file = create_private(&tmp, mode)?;
     file.write_all(bytes)?;
     file.sync_all()?;
+    let id = FileId::of(&file.metadata()?);
     drop(file);
     rename_over(&tmp, path)?;
     sync_dir(dir);
-    Ok(())
+    Ok(id)
   })();
   if result.is_err() {
     let _ = fs::remove_file(&tmp);
@@ -198,19 +148,20 @@ mod tests {
   use crate::testing::temp_dir;
 
   #[test]
-  fn only_our_temp_file_names_are_recognised() {
-    let hex = "d033e22ae348aeb5660fc2140aec35850c4da997";
-    assert_eq!(temp_file_pid(&format!(".{hex}.json.123.0.tmp")), Some(123));
-    for other in [
-      format!("{hex}.json"),
-      format!(".{hex}.json.123.tmp"),
-      format!(".{hex}.json.x.0.tmp"),
-      format!(".{hex}.json.123.0.tmp.bak"),
-      ".short.json.1.0.tmp".to_string(),
-      format!(".{hex}.json.1.0x.tmp"),
-    ] {
-      assert_eq!(temp_file_pid(&other), None, "{other}");
-    }
+  fn a_write_never_touches_a_temp_file_it_did_not_create() {
+    let d = temp_dir("write-theirs");
+    let f = d.join("t.json");
+    write_atomic(&f, b"old").unwrap();
+    fs::write(temp_path(&f), b"theirs").unwrap();
+    let e = write_atomic(&f, b"new").unwrap_err();
+    assert_eq!(
+      e.to_string(),
+      "another write of the cache file is under way; not written"
+    );
+    assert_eq!(fs::read(&f).unwrap(), b"old");
+    assert_eq!(fs::read(temp_path(&f)).unwrap(), b"theirs");
+    assert_eq!(temp_path(&f), d.join(".t.json.tmp"));
+    fs::remove_dir_all(&d).unwrap();
   }
 
   #[test]
@@ -226,29 +177,6 @@ mod tests {
     );
     assert_eq!(fs::read(&f).unwrap(), b"old");
     write_atomic(&f, &big[1..]).unwrap();
-    fs::remove_dir_all(&d).unwrap();
-  }
-
-  #[cfg(unix)]
-  #[test]
-  fn leftovers_of_dead_writers_are_removed_and_live_ones_kept() {
-    let d = temp_dir("write-leftovers");
-    let hex = "d033e22ae348aeb5660fc2140aec35850c4da997";
-    let mut child = std::process::Command::new("true").spawn().unwrap();
-    let dead_pid = child.id();
-    child.wait().unwrap();
-    let dead = d.join(format!(".{hex}.json.{dead_pid}.0.tmp"));
-    let live = d.join(format!(
-      ".{hex}.json.{}.7.tmp",
-      std::os::unix::process::parent_id()
-    ));
-    let other = d.join("unrelated.tmp");
-    for f in [&dead, &live, &other] {
-      fs::write(f, b"tokens").unwrap();
-    }
-    write_atomic(&d.join(format!("{hex}.json")), b"{}").unwrap();
-    assert!(!dead.exists(), "a dead writer's temp file is removed");
-    assert!(live.exists() && other.exists());
     fs::remove_dir_all(&d).unwrap();
   }
 

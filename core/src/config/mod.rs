@@ -14,9 +14,7 @@ use crate::files::{read_regular, ReadError};
 use ini::{is_js_space, Section};
 use std::path::Path;
 
-/// The largest config file read (32 MiB): a generated config of 5,000 profiles and
-/// sessions is about 1.4 MB; a path such as `/dev/zero` must not read until memory ends.
-pub const MAX_CONFIG_FILE_BYTES: u64 = 32 * 1024 * 1024;
+pub use crate::limits::MAX_CONFIG_FILE_BYTES;
 
 /// Where a profile's token comes from.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -6,7 +6,7 @@
 
 use super::OidcError;
 use crate::env::Env;
-use ureq::http::Uri;
+use http::Uri;
 
 /// One partition of the AWS partition data: its region pattern and its DNS suffixes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -1,15 +1,23 @@
-//! SSO OIDC CreateToken (refresh_token grant), the one request that carries the refresh
-//! token and the client secret (docs/behaviour.md §5).
+//! SSO OIDC over HTTPS (docs/behaviour.md §5): CreateToken with the refresh_token grant, the
+//! one request that carries the refresh token and the client secret, and the plumbing every
+//! request shares.
 //!
-//! - [`endpoint`]: where the request goes, from the region and the environment.
-//! - [`wire`]: the request body, and the answer: validated, parsed, cleaned of secrets.
-//! - [`transport`]: how it gets there: URL checks, proxy, TLS, timeouts and retries, over
-//!   ureq and rustls.
+//! - [`endpoint`]: where requests go, from the region and the environment.
+//! - [`target`]: an endpoint URL checked before anything is sent; [`policy`]: timeouts,
+//!   attempts, backoff.
+//! - [`wire`]: the CreateToken body, and the answer: validated, parsed, its secrets
+//!   zeroized; [`redact`]: server text made safe to show.
+//! - `proxy`, `tls`, `http`: the route (proxy, trust store) and one exchange over it,
+//!   holding no thread while it waits; [`transport`]: CreateToken over them.
 //!
 //! The provider sees only the [`Transport`] seam, so its tests pass a fake.
 
 pub mod endpoint;
+pub(crate) mod http;
+pub mod policy;
 mod proxy;
+pub mod redact;
+pub mod target;
 mod tls;
 pub mod transport;
 pub mod wire;
@@ -18,12 +26,17 @@ pub mod wire;
 mod test_server;
 
 pub use endpoint::endpoint_for;
-pub use transport::UreqTransport;
+pub use transport::HttpsTransport;
 pub use wire::{parse_error, parse_success};
 
 use crate::env::Env;
 use crate::secret::Secret;
 use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+
+/// A future that can be sent to the network thread.
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
 /// What CreateToken needs from the cache file.
 #[derive(Debug, Clone)]
@@ -47,7 +60,7 @@ pub struct CreateTokenResponse {
   pub refresh_token: Option<Secret>,
 }
 
-/// Why a refresh failed. `Display` is the cause shown after
+/// Why a request failed. `Display` is the cause shown after
 /// `SSO Token refresh failed. Please log in using "aws sso login"`, e.g.
 /// ` (invalid_grant, HTTP 400: Invalid refresh token provided)`, without the leading space.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -95,20 +108,24 @@ impl OidcError {
   /// The server refused the refresh token (`invalid_grant`; AWS's error type
   /// `InvalidGrantException`): used, rotated away, or revoked.
   pub fn is_invalid_grant(&self) -> bool {
-    matches!(self, OidcError::Http { error: Some(e), .. }
-      if e == "invalid_grant" || e == "InvalidGrantException")
+    self.is_error("invalid_grant", "InvalidGrantException")
+  }
+
+  /// The service's error is `oauth` (the OAuth name) or `aws` (AWS's exception name).
+  pub fn is_error(&self, oauth: &str, aws: &str) -> bool {
+    matches!(self, OidcError::Http { error: Some(e), .. } if e == oauth || e == aws)
   }
 }
 
 /// Sends CreateToken. A seam: tests of the provider pass a fake; production uses
-/// [`UreqTransport`].
+/// [`HttpsTransport`]. The future runs on the network thread and must not block it.
 pub trait Transport: Send + Sync {
   /// Sends one CreateToken (with its retries) to `endpoint`, reading proxy and trust
   /// settings from `env` only.
-  fn create_token(
-    &self,
-    endpoint: &str,
-    request: &CreateTokenRequest,
-    env: &Env,
-  ) -> Result<CreateTokenResponse, OidcError>;
+  fn create_token<'a>(
+    &'a self,
+    endpoint: &'a str,
+    request: &'a CreateTokenRequest,
+    env: &'a Env,
+  ) -> BoxFuture<'a, Result<CreateTokenResponse, OidcError>>;
 }

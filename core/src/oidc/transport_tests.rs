@@ -1,11 +1,24 @@
 //! End-to-end tests of the transport against scripted loopback servers.
+use super::super::policy::{with_jitter, MAX_RESPONSE_BYTES, RETRY_BACKOFF};
+use super::super::redact::MAX_SERVER_TEXT_CHARS;
+use super::super::target::is_loopback;
 use super::super::test_server::*;
 use super::super::tls::read_ca_bundle;
-use super::super::wire::{MAX_EXPIRES_IN_SECS, MAX_SERVER_TEXT_CHARS};
+use super::super::wire::MAX_EXPIRES_IN_SECS;
 use super::*;
 use crate::secret::Secret;
 use serde_json::Value;
-use std::time::Instant;
+use std::time::{Duration, Instant};
+
+/// One CreateToken, run to its end on this thread.
+fn send_create_token(
+  endpoint: &str,
+  request: &CreateTokenRequest,
+  env: &Env,
+  policy: &Policy,
+) -> Result<CreateTokenResponse, OidcError> {
+  crate::runtime::block_on(super::send_create_token(endpoint, request, env, policy)).unwrap()
+}
 
 /// Short timeouts and no real backoff, so the suite stays fast.
 const FAST: Policy = Policy {
@@ -481,9 +494,9 @@ fn http_to_ipv6_and_named_loopback_is_allowed() {
     Ok(_) | Err(OidcError::Transport(_)) => {}
     Err(e) => panic!("{e:?}"),
   }
-  let t = Target::parse("http://[::1]:9/").unwrap();
+  let t = Target::parse("http://[::1]:9/", "the refresh token").unwrap();
   assert_eq!((t.host.as_str(), t.port, t.https), ("::1", 9, false));
-  assert_eq!(t.url, "http://[::1]:9/token");
+  assert_eq!(t.url("/token"), "http://[::1]:9/token");
   assert_eq!(t.authority, "[::1]:9");
 }
 

@@ -6,7 +6,10 @@
 use serde_json::{json, Value};
 use sso_token_core::cache::cache_path;
 use sso_token_core::chrono::{DateTime, Duration, TimeZone, Utc};
-use sso_token_core::oidc::{CreateTokenRequest, CreateTokenResponse, OidcError, Transport};
+use sso_token_core::oidc::{
+  BoxFuture, CreateTokenRequest, CreateTokenResponse, OidcError, Transport,
+};
+use sso_token_core::watch::Watch;
 use sso_token_core::{Clock, Engine, Env, Error, LoadOptions, Loaded, Patience, Secret};
 use std::collections::VecDeque;
 use std::fs;
@@ -61,26 +64,29 @@ impl FakeOidc {
 }
 
 impl Transport for FakeOidc {
-  fn create_token(
-    &self,
-    endpoint: &str,
-    req: &CreateTokenRequest,
-    _env: &Env,
-  ) -> Result<CreateTokenResponse, OidcError> {
-    self.calls.fetch_add(1, Ordering::SeqCst);
-    self.seen.lock().unwrap().push((
-      endpoint.to_string(),
-      req.client_id.expose().to_string(),
-      req.refresh_token.expose().to_string(),
-    ));
-    std::thread::sleep(std::time::Duration::from_millis(self.delay_ms));
-    if let Some(f) = &self.during_call {
-      f();
-    }
-    let scripted = self.answers.lock().unwrap().pop_front();
-    scripted
-      .or_else(|| self.always.clone())
-      .unwrap_or(Err(OidcError::Transport("no answer scripted".into())))
+  fn create_token<'a>(
+    &'a self,
+    endpoint: &'a str,
+    req: &'a CreateTokenRequest,
+    _env: &'a Env,
+  ) -> BoxFuture<'a, Result<CreateTokenResponse, OidcError>> {
+    Box::pin(async move {
+      self.calls.fetch_add(1, Ordering::SeqCst);
+      self.seen.lock().unwrap().push((
+        endpoint.to_string(),
+        req.client_id.expose().to_string(),
+        req.refresh_token.expose().to_string(),
+      ));
+      // As a server would: the wait holds no thread.
+      tokio::time::sleep(std::time::Duration::from_millis(self.delay_ms)).await;
+      if let Some(f) = &self.during_call {
+        f();
+      }
+      let scripted = self.answers.lock().unwrap().pop_front();
+      scripted
+        .or_else(|| self.always.clone())
+        .unwrap_or(Err(OidcError::Transport("no answer scripted".into())))
+    })
   }
 }
 
@@ -176,11 +182,12 @@ pub fn token_expiring_in(clock: &dyn Clock, secs: i64) -> Value {
 pub const NO_WAIT: Patience = Patience {
   torn_read: std::time::Duration::ZERO,
   rival_write: std::time::Duration::ZERO,
+  lock: std::time::Duration::from_secs(35),
 };
 
 /// An engine over `clock` and `oidc` that never waits on other writers.
 pub fn engine(clock: &Arc<FakeClock>, oidc: &Arc<FakeOidc>) -> Arc<Engine> {
-  Engine::with_patience(clock.clone(), oidc.clone(), NO_WAIT)
+  Engine::with(clock.clone(), oidc.clone(), NO_WAIT, Watch::system())
 }
 
 /// One whole load of `profile` in `h`, waiting for a refresh when one is due.
