@@ -20,8 +20,8 @@ const KIND_ENVIRONMENT = 'InvalidEnvironment'
 /**
  * One environment variable as Node's own process.env would hold it: a string. A replaced
  * `process.env` (a plain object, common in tests) may hold anything; a number or an object
- * reads as `String(value)` would give it, as an assignment to the real process.env stores
- * it. `undefined` and `null` read as unset. A value that has no string form (a Symbol, a
+ * reads as an assignment to the real process.env would store it (JavaScript's ToString).
+ * `undefined` and `null` read as unset. A value that has no string form (a Symbol, a
  * throwing toString) is an error naming the variable.
  */
 function envValue(env, name) {
@@ -29,7 +29,7 @@ function envValue(env, name) {
   if (value === undefined || value === null) return null
   if (typeof value === 'string') return value
   try {
-    return String(value)
+    return `${value}`
   } catch (e) {
     throw failure(
       `The environment variable "${name}" cannot be read as a string: ${String((e && e.message) || e)}`,

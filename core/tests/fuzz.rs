@@ -280,6 +280,9 @@ mod whole_load {
           Err(e) => {
             assert_eq!(after, cache, "file changed by a failed load");
             assert!(!e.to_string().contains("SECRET"), "{e}");
+            // No input reaches a bug's message (__test__/no-internal-error.test.js lists
+            // the places).
+            assert_ne!(e.kind(), "Internal", "{e}");
           }
         }
         fs::remove_dir_all(&dir).unwrap();

@@ -5,10 +5,8 @@
 
 use super::redact::sanitize_all;
 use super::{CreateTokenRequest, CreateTokenResponse, OidcError};
-use crate::files::{read_capped, CappedError};
 use crate::secret::{zeroize_json, Secret, ZeroizingWriter};
 use serde_json::{Map, Value};
-use std::io::Read;
 use zeroize::Zeroizing;
 
 /// Largest `expiresIn` accepted (10 years of 366 days, in seconds): far beyond any real
@@ -46,14 +44,6 @@ pub fn request_body(request: &CreateTokenRequest) -> Result<Zeroizing<Vec<u8>>, 
   )
   .map_err(|_| OidcError::Refused("could not encode the CreateToken request".into()))?;
   Ok(out.into_bytes())
-}
-
-/// Reads a response body of at most `limit` bytes. The body may hold new tokens, so it is
-/// read into a buffer that zeroizes what it outgrows and is zeroized on drop (a plain
-/// `read_to_end` leaves every smaller copy in freed memory). Public for the allocator test.
-pub fn read_body(reader: impl Read, limit: u64) -> Result<Zeroizing<Vec<u8>>, CappedError> {
-  // Room for any usual answer (a few hundred bytes to a few KiB) before the first growth.
-  read_capped(reader, limit, 8192).map(Zeroizing::new)
 }
 
 fn invalid(why: &str) -> OidcError {
@@ -179,49 +169,5 @@ pub fn parse_error(
     status,
     error,
     description,
-  }
-}
-
-#[cfg(test)]
-mod tests {
-  use super::*;
-  use std::io;
-
-  #[test]
-  fn read_body_takes_exactly_the_limit_and_refuses_one_byte_more() {
-    assert_eq!(&read_body(&b"abcd"[..], 4).unwrap()[..], b"abcd");
-    assert!(matches!(
-      read_body(&b"abcde"[..], 4),
-      Err(CappedError::TooLarge)
-    ));
-    assert_eq!(&read_body(&b""[..], 0).unwrap()[..], b"");
-    assert!(matches!(
-      read_body(&b"x"[..], 0),
-      Err(CappedError::TooLarge)
-    ));
-    let big = vec![b'x'; 50_000];
-    assert_eq!(read_body(&big[..], u64::MAX).unwrap().len(), 50_000);
-  }
-
-  #[test]
-  fn read_body_passes_on_read_errors_and_retries_interrupted_reads() {
-    struct Flaky(u8);
-    impl Read for Flaky {
-      fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        self.0 += 1;
-        match self.0 {
-          1 => Err(io::ErrorKind::Interrupted.into()),
-          2 => {
-            buf[0] = b'a';
-            Ok(1)
-          }
-          _ => Err(io::Error::new(io::ErrorKind::ConnectionReset, "reset")),
-        }
-      }
-    }
-    let Err(CappedError::Io(e)) = read_body(Flaky(0), 10) else {
-      panic!("expected an I/O error");
-    };
-    assert_eq!(e.kind(), io::ErrorKind::ConnectionReset);
   }
 }

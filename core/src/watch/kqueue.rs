@@ -70,7 +70,8 @@ mod system {
 
   /// One open descriptor per watched vnode (`O_EVTONLY`: it does not keep a volume busy).
   struct Vnode {
-    fd: OwnedFd,
+    /// Held open for the filter's life: closing it removes the filter.
+    _fd: OwnedFd,
     /// The folder watch this belongs to.
     watch: WatchId,
     /// The file's name in the folder; `None` for the folder itself.
@@ -141,7 +142,7 @@ mod system {
       self.vnodes.insert(
         id,
         Vnode {
-          fd,
+          _fd: fd,
           watch: watch.unwrap_or(id),
           name,
         },
