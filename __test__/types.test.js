@@ -77,3 +77,39 @@ test('consumers resolving by package name under nodenext (ESM .mts and CommonJS 
   })
   assert.equal(res.status, 0, `tsc failed:\n${res.stdout}${res.stderr}`)
 })
+
+// Issue 20: a provider must be what aws-sdk v2's own typings call a token, under --strict.
+// skipLibCheck: aws-sdk's declarations need @types/node (not installed); the other tests
+// hold index.d.ts itself to skipLibCheck: false.
+test('under --strict against aws-sdk v2 typings: a v2 client token, a TokenProviderChain link, AWS.SSOTokenProvider', () => {
+  const indexPath = path.join(root, 'index').replace(/\\/g, '/')
+  const awsSdk = path.join(root, 'node_modules', 'aws-sdk').replace(/\\/g, '/')
+  const res = typeCheck(
+    {
+      'v2.ts': [
+        "import AWS = require('aws-sdk')",
+        `import { SSOTokenProvider } from '${indexPath}'`,
+        "const provider = new SSOTokenProvider({ profile: 'dev' })",
+        "const client = new AWS.CodeCatalyst({ region: 'us-east-1', token: provider })",
+        'const chain = new AWS.TokenProviderChain([() => provider])',
+        'const token: AWS.Token = provider',
+        // v2's SsoCredentials and default chain then build ours.
+        'AWS.SSOTokenProvider = SSOTokenProvider',
+        'void client, chain, token',
+        '',
+      ].join('\n'),
+    },
+    {
+      strict: true,
+      noEmit: true,
+      module: 'commonjs',
+      moduleResolution: 'node',
+      target: 'es2020',
+      lib: ['es2020'],
+      types: [],
+      skipLibCheck: true,
+      paths: { 'aws-sdk': [awsSdk] },
+    },
+  )
+  assert.equal(res.status, 0, `tsc failed:\n${res.stdout}${res.stderr}`)
+})
