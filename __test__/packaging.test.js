@@ -227,13 +227,14 @@ describe('PACKAGING: npm pack, then install into fresh projects (slow)', { timeo
     if (work) fs.rmSync(work, { recursive: true, force: true })
   })
 
-  test('(c) the platform package: same version, os/cpu/libc, only the .node file', () => {
+  test('(c) the platform package: same version, os/cpu/libc, the .node file and the license', () => {
     assert.equal(PLATFORM_PKG.name, 'sso-token-provider-linux-x64-gnu')
     assert.equal(PLATFORM_PKG.version, PKG.version)
     // Added at pack time only: the repository's own install (and `npm ci`) never asks the
     // registry for a package that is not published yet.
     assert.equal(PKG.optionalDependencies, undefined)
     assert.deepEqual(tarList(tarballs.platform), [
+      'package/LICENSE',
       'package/README.md',
       'package/package.json',
       `package/${BINARY}`,
@@ -274,6 +275,7 @@ describe('PACKAGING: npm pack, then install into fresh projects (slow)', { timeo
       'Cargo.toml',
       'Cargo.lock',
       'build.rs',
+      'rust-toolchain.toml',
       'src/lib.rs',
       'core/Cargo.toml',
       'core/src/lib.rs',

@@ -1,0 +1,176 @@
+'use strict'
+
+// RELEASE: what `npm publish` would send, checked from here. scripts/pack.js packs the seven
+// platform packages (with stand-in .node files: the contents of the binaries do not matter
+// here, their names do) and the main package into a temporary folder, as the release
+// workflow's publish job does; then every tarball's package.json and file list is read back.
+
+const { describe, before, after, test } = require('node:test')
+const assert = require('node:assert/strict')
+const { execFileSync } = require('node:child_process')
+const fs = require('node:fs')
+const os = require('node:os')
+const path = require('node:path')
+
+const { TARGETS, nodeFileName, packageName } = require('../scripts/targets.js')
+
+const ROOT = path.join(__dirname, '..')
+const PKG = JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8'))
+const LICENSE = fs.readFileSync(path.join(ROOT, 'LICENSE'), 'utf8')
+const REPOSITORY_URL = 'git+https://github.com/sso-token-provider/sso-token-provider.git'
+
+// pack.js runs `npm` without a shell, which Windows' npm.cmd needs; releases are packed on
+// Linux (the publish job).
+const WINDOWS = process.platform === 'win32' && 'scripts/pack.js runs npm without a shell'
+
+/** This process's environment without the npm_* variables `npm test` sets. */
+function cleanEnv() {
+  const env = {}
+  for (const [k, v] of Object.entries(process.env)) if (!/^npm_/i.test(k)) env[k] = v
+  return env
+}
+
+function tarList(tgz) {
+  return execFileSync('tar', ['tzf', tgz], { encoding: 'utf8' })
+    .trim()
+    .split('\n')
+    .map((f) => f.replace(/^package\//, ''))
+    .sort()
+}
+
+function tarText(tgz, entry) {
+  return execFileSync('tar', ['xzf', tgz, '-O', `package/${entry}`], { encoding: 'utf8' })
+}
+
+describe('RELEASE: the eight tarballs scripts/pack.js makes for npm publish', { skip: WINDOWS }, () => {
+  let work
+  let packed // { main, platforms: { name: tgz } }
+
+  before(() => {
+    work = fs.mkdtempSync(path.join(os.tmpdir(), 'sso-release-'))
+    const binaries = path.join(work, 'binaries')
+    fs.mkdirSync(binaries)
+    for (const t of TARGETS) fs.writeFileSync(path.join(binaries, nodeFileName(t.platform)), 'stand-in')
+    const stdout = execFileSync(
+      process.execPath,
+      [
+        path.join(ROOT, 'scripts', 'pack.js'),
+        '--all',
+        '--binaries',
+        binaries,
+        '--out',
+        path.join(work, 'dist'),
+      ],
+      { cwd: ROOT, env: cleanEnv(), encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] },
+    )
+    packed = JSON.parse(stdout)
+  })
+
+  after(() => {
+    if (work) fs.rmSync(work, { recursive: true, force: true })
+  })
+
+  test('seven platform packages: os/cpu (and libc on Linux), repository, LICENSE, the binary', () => {
+    assert.deepEqual(Object.keys(packed.platforms).sort(), TARGETS.map((t) => packageName(t.platform)).sort())
+    for (const t of TARGETS) {
+      const tgz = packed.platforms[packageName(t.platform)]
+      const file = nodeFileName(t.platform)
+      assert.deepEqual(tarList(tgz), ['LICENSE', 'README.md', file, 'package.json'].sort(), t.platform)
+      assert.equal(tarText(tgz, 'LICENSE'), LICENSE)
+      const pkg = JSON.parse(tarText(tgz, 'package.json'))
+      assert.equal(pkg.name, packageName(t.platform))
+      assert.equal(pkg.version, PKG.version)
+      assert.deepEqual(pkg.os, [t.os], t.platform)
+      assert.deepEqual(pkg.cpu, [t.cpu], t.platform)
+      if (t.os === 'linux') assert.deepEqual(pkg.libc, [t.libc], t.platform)
+      else assert.equal(pkg.libc, undefined, t.platform)
+      assert.equal(pkg.main, file)
+      assert.deepEqual(pkg.repository, {
+        type: 'git',
+        url: REPOSITORY_URL,
+        directory: `npm/${t.platform}`,
+      })
+      assert.equal(pkg.license, PKG.license)
+    }
+  })
+
+  test('the main package: repository, homepage, bugs, keywords, what it does today, only the install script', () => {
+    const tgz = packed.main
+    const pkg = JSON.parse(tarText(tgz, 'package.json'))
+    assert.deepEqual(pkg.repository, { type: 'git', url: REPOSITORY_URL })
+    assert.equal(pkg.homepage, 'https://github.com/sso-token-provider/sso-token-provider#readme')
+    assert.deepEqual(pkg.bugs, { url: 'https://github.com/sso-token-provider/sso-token-provider/issues' })
+    assert.ok(Array.isArray(pkg.keywords) && pkg.keywords.includes('sso'), `keywords: ${pkg.keywords}`)
+    assert.match(pkg.description, /AWS\.SSOTokenProvider/)
+    assert.match(pkg.description, /IAM Identity Center \(SSO\) tokens/)
+    assert.doesNotMatch(pkg.description, /libuv/)
+    assert.deepEqual(pkg.scripts, { install: 'node scripts/build.js' })
+    assert.equal(pkg.devDependencies, undefined)
+    const pinned = Object.fromEntries(TARGETS.map((t) => [packageName(t.platform), PKG.version]))
+    assert.deepEqual(pkg.optionalDependencies, pinned)
+    assert.equal(tarText(tgz, 'LICENSE'), LICENSE)
+  })
+
+  test('the main package holds what a user needs and no test-only or repository-only file', () => {
+    const files = tarList(packed.main)
+    for (const needed of [
+      'LICENSE',
+      'README.md',
+      'package.json',
+      'index.js',
+      'index.mjs',
+      'index.d.ts',
+      'lib/native.js',
+      'lib/watch.js',
+      'binding.js',
+      'binding.d.ts',
+      'bin/sso-token.js',
+      'scripts/build.js',
+      'Cargo.toml',
+      'Cargo.lock',
+      'build.rs',
+      'rust-toolchain.toml',
+      'src/lib.rs',
+      'core/Cargo.toml',
+      'core/src/lib.rs',
+      'core/src/oidc/transport.rs',
+      'docs/behaviour.md',
+    ]) {
+      assert.ok(files.includes(needed), `${needed} is not in the main tarball`)
+    }
+    const unwanted = files.filter(
+      (f) =>
+        /^(__test__|test-data|benchmark|examples|npm|core\/tests|\.github|\.ci|target|dist|node_modules)\//.test(
+          f,
+        ) ||
+        (f.startsWith('scripts/') && f !== 'scripts/build.js') ||
+        ['core/src/oidc/test_server.rs', 'core/src/oidc/transport_tests.rs'].includes(f) ||
+        /^(clippy\.toml|rustfmt\.toml|\.editorconfig|\.prettierrc\.json|\.prettierignore|\.gitignore|package-lock\.json)$/.test(
+          f,
+        ) ||
+        /\.(node|tgz)$/.test(f),
+    )
+    assert.deepEqual(unwanted, [])
+  })
+
+  test('every relative link in the packed README points at a file in the package', () => {
+    const readme = tarText(packed.main, 'README.md')
+    const files = tarList(packed.main)
+    const links = [...readme.matchAll(/\]\(([^)#\s]+)(#[^)]*)?\)/g)]
+      .map((m) => m[1])
+      .filter((href) => !/^[a-z]+:/i.test(href))
+    assert.ok(links.length > 0, 'the README links to docs/behaviour.md')
+    for (const href of links) assert.ok(files.includes(href), `README links to ${href}, not in the package`)
+  })
+
+  test('`npm pack --dry-run` in the repository lists the same files as the packed main package', () => {
+    const out = execFileSync('npm', ['pack', '--dry-run', '--json'], {
+      cwd: ROOT,
+      env: cleanEnv(),
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'pipe'],
+    })
+    const [info] = JSON.parse(out.slice(out.indexOf('[')))
+    assert.deepEqual(info.files.map((f) => f.path).sort(), tarList(packed.main))
+  })
+})
