@@ -7,7 +7,7 @@
 
 const { describe, before, after, test } = require('node:test')
 const assert = require('node:assert/strict')
-const { execFileSync } = require('node:child_process')
+const { execFileSync, spawnSync } = require('node:child_process')
 const fs = require('node:fs')
 const os = require('node:os')
 const path = require('node:path')
@@ -172,5 +172,19 @@ describe('RELEASE: the eight tarballs scripts/pack.js makes for npm publish', { 
     })
     const [info] = JSON.parse(out.slice(out.indexOf('[')))
     assert.deepEqual(info.files.map((f) => f.path).sort(), tarList(packed.main))
+  })
+
+  test('`npm pack` in the repository root writes no tarball of that name: it points to scripts/pack.js', () => {
+    const dest = path.join(work, 'npm-pack')
+    fs.mkdirSync(dest)
+    const r = spawnSync('npm', ['pack', '--pack-destination', dest], {
+      cwd: ROOT,
+      env: cleanEnv(),
+      encoding: 'utf8',
+    })
+    assert.notEqual(r.status, 0, r.stdout)
+    assert.match(r.stderr, /node scripts\/pack\.js --all --out dist/)
+    assert.deepEqual(fs.readdirSync(dest), [])
+    assert.equal(path.basename(packed.main), `${PKG.name}-${PKG.version}.tgz`)
   })
 })
