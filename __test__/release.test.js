@@ -4,6 +4,7 @@
 // platform packages (with stand-in .node files: the contents of the binaries do not matter
 // here, their names do) and the main package into a temporary folder, as the release
 // workflow's publish job does; then every tarball's package.json and file list is read back.
+// The workflow itself is checked for what kept it from ever publishing (issue 21).
 
 const { describe, before, after, test } = require('node:test')
 const assert = require('node:assert/strict')
@@ -12,12 +13,13 @@ const fs = require('node:fs')
 const os = require('node:os')
 const path = require('node:path')
 
-const { TARGETS, nodeFileName, packageName } = require('../scripts/targets.js')
+const { TARGETS, nodeFileName, packageName, findTarget } = require('../scripts/targets.js')
 
 const ROOT = path.join(__dirname, '..')
 const PKG = JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8'))
 const LICENSE = fs.readFileSync(path.join(ROOT, 'LICENSE'), 'utf8')
 const REPOSITORY_URL = 'git+https://github.com/sso-token-provider/sso-token-provider.git'
+const WORKFLOW = fs.readFileSync(path.join(ROOT, '.github', 'workflows', 'release.yml'), 'utf8')
 
 // pack.js runs `npm` without a shell, which Windows' npm.cmd needs; releases are packed on
 // Linux (the publish job).
@@ -186,5 +188,147 @@ describe('RELEASE: the eight tarballs scripts/pack.js makes for npm publish', { 
     assert.match(r.stderr, /node scripts\/pack\.js --all --out dist/)
     assert.deepEqual(fs.readdirSync(dest), [])
     assert.equal(path.basename(packed.main), `${PKG.name}-${PKG.version}.tgz`)
+  })
+})
+
+/** The text of `job` in the workflow: from its key to the next job's. */
+function jobText(job) {
+  const start = WORKFLOW.indexOf(`\n  ${job}:\n`)
+  assert.ok(start >= 0, `no job ${job}`)
+  const next = WORKFLOW.slice(start + 1).search(/\n {2}[a-z][a-z-]*:\n/)
+  return next < 0 ? WORKFLOW.slice(start) : WORKFLOW.slice(start, start + 1 + next)
+}
+
+function flowScalar(text) {
+  return text.trim().replace(/^'(.*)'$/, '$1')
+}
+
+/**
+ * A job's `strategy.matrix`, read from the flow-style lines this workflow writes it in
+ * (`key: [a, b]`, and `- { k: v, ... }` under `include:`).
+ */
+function matrixOf(job) {
+  const lines = jobText(job).split('\n')
+  const at = lines.findIndex((l) => /^ {6}matrix:$/.test(l))
+  assert.ok(at >= 0, `${job} has no matrix`)
+  const dims = {}
+  const include = []
+  for (const line of lines.slice(at + 1)) {
+    if (!/^ {8}/.test(line)) break
+    let m
+    if ((m = /^ {8}([a-z-]+): \[(.*)\]$/.exec(line))) dims[m[1]] = m[2].split(',').map(flowScalar)
+    else if ((m = /^ {10}- \{(.*)\}$/.exec(line))) {
+      include.push(Object.fromEntries(m[1].split(',').map((kv) => kv.split(':').map(flowScalar))))
+    }
+  }
+  return { dims, include }
+}
+
+/**
+ * The jobs GitHub makes of a matrix: the product of its dimensions, then each `include`
+ * entry merged into every combination whose original values it does not change (values an
+ * earlier entry added may be overwritten), or added as a job of its own when it fits none.
+ */
+function expand({ dims, include }) {
+  let jobs = Object.keys(dims).length ? [{}] : []
+  for (const [key, values] of Object.entries(dims)) {
+    jobs = jobs.flatMap((job) => values.map((v) => ({ ...job, [key]: v })))
+  }
+  const originals = jobs.map((job) => ({ ...job }))
+  const extra = []
+  for (const entry of include) {
+    let merged = false
+    jobs.forEach((job, i) => {
+      if (Object.entries(entry).some(([k, v]) => k in originals[i] && originals[i][k] !== v)) return
+      Object.assign(job, entry)
+      merged = true
+    })
+    if (!merged) extra.push({ ...entry })
+  }
+  return [...jobs, ...extra]
+}
+
+describe('RELEASE: .github/workflows/release.yml', () => {
+  test("the matrix rule itself: the include example of GitHub's docs", () => {
+    const jobs = expand({
+      dims: { fruit: ['apple', 'pear'], animal: ['cat', 'dog'] },
+      include: [
+        { color: 'green' },
+        { color: 'pink', animal: 'cat' },
+        { fruit: 'apple', shape: 'circle' },
+        { fruit: 'banana' },
+        { fruit: 'banana', animal: 'cat' },
+      ],
+    })
+    assert.deepEqual(jobs, [
+      { fruit: 'apple', animal: 'cat', color: 'pink', shape: 'circle' },
+      { fruit: 'apple', animal: 'dog', color: 'green', shape: 'circle' },
+      { fruit: 'pear', animal: 'cat', color: 'pink' },
+      { fruit: 'pear', animal: 'dog', color: 'green' },
+      { fruit: 'banana' },
+      { fruit: 'banana', animal: 'cat' },
+    ])
+  })
+
+  test('the build matrix makes one job per prebuilt target', () => {
+    const jobs = expand(matrixOf('build'))
+    assert.deepEqual(jobs.map((j) => j.platform).sort(), TARGETS.map((t) => t.platform).sort())
+    for (const job of jobs) {
+      const target = findTarget(job.target)
+      assert.equal(target && target.platform, job.platform, `${job.target} ships as ${job.platform}`)
+    }
+  })
+
+  test('the test matrices make one job per platform and Node.js version, each on its own runner', () => {
+    const native = expand(matrixOf('test-native')).map(
+      (j) => `${j.platform} node${j.node} ${j.host} ${j.arch}`,
+    )
+    assert.deepEqual(native.sort(), [
+      'darwin-arm64 node20 macos-latest arm64',
+      'darwin-arm64 node22 macos-latest arm64',
+      'darwin-x64 node20 macos-latest x64',
+      'darwin-x64 node22 macos-latest x64',
+      'linux-arm64-gnu node20 ubuntu-24.04-arm arm64',
+      'linux-arm64-gnu node22 ubuntu-24.04-arm arm64',
+      'linux-x64-gnu node20 ubuntu-latest x64',
+      'linux-x64-gnu node22 ubuntu-latest x64',
+      'win32-x64-msvc node20 windows-latest x64',
+      'win32-x64-msvc node22 windows-latest x64',
+    ])
+    const musl = expand(matrixOf('test-musl')).map((j) => `${j.platform} node${j.node} ${j.host} ${j.docker}`)
+    assert.deepEqual(musl.sort(), [
+      'linux-arm64-musl node20 ubuntu-24.04-arm linux/arm64',
+      'linux-arm64-musl node22 ubuntu-24.04-arm linux/arm64',
+      'linux-x64-musl node20 ubuntu-latest linux/amd64',
+      'linux-x64-musl node22 ubuntu-latest linux/amd64',
+    ])
+  })
+
+  test('no job runs in a container: the musl jobs docker-run Alpine after checkout on the runner', () => {
+    // The runner refuses JavaScript actions (checkout, download-artifact) inside an Alpine
+    // container except on x64; a `container:` job on ubuntu-24.04-arm never starts them.
+    assert.doesNotMatch(WORKFLOW, /^\s*container:/m)
+    const musl = jobText('test-musl')
+    assert.match(musl, /docker run --rm --platform "\$DOCKER_PLATFORM"/)
+    assert.match(musl, /IMAGE: node:\$\{\{ matrix\.node \}\}-alpine/)
+    assert.ok(musl.indexOf('actions/checkout@') < musl.indexOf('docker run'))
+  })
+
+  test('every actions/* step is on a major that runs on Node 24', () => {
+    // The first major of each whose action.yml says `runs.using: node24`.
+    const node24 = { checkout: 5, 'setup-node': 5, cache: 5, 'upload-artifact': 6, 'download-artifact': 7 }
+    const uses = [...WORKFLOW.matchAll(/uses: actions\/([a-z-]+)@v(\d+)/g)]
+    assert.ok(uses.length >= 10, `${uses.length} actions/* steps`)
+    for (const [line, name, major] of uses) {
+      assert.ok(name in node24, `${line}: an action this test does not know`)
+      assert.ok(Number(major) >= node24[name], `${line} runs on Node 20 or older`)
+    }
+  })
+
+  test('actionlint reports no error (run when actionlint is on PATH; .ci/run installs it)', (t) => {
+    const probe = spawnSync('actionlint', ['-version'], { encoding: 'utf8' })
+    if (probe.error) return t.skip('actionlint is not on PATH')
+    const res = spawnSync('actionlint', ['-oneline'], { cwd: ROOT, encoding: 'utf8' })
+    assert.equal(res.status, 0, `actionlint:\n${res.stdout}${res.stderr}`)
   })
 })
