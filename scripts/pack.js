@@ -6,7 +6,7 @@
 // the Rust sources for the build-from-source fallback), which lists the packed platform
 // packages in `optionalDependencies`.
 //
-//   node scripts/build.js                 # this machine's platform (cargo build --release)
+//   node scripts/build.js                 # this machine's platform (in a checkout: npm run build)
 //   node scripts/pack.js [--out DIR]      # its platform tarball and the main one (./dist)
 //
 //   npm run build:all                     # the seven prebuilt targets (scripts/build-target.js)
