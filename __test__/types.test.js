@@ -9,7 +9,7 @@ const test = require('node:test')
 const assert = require('node:assert/strict')
 const fs = require('node:fs')
 const path = require('node:path')
-const { ROOT: root, tsc, typeCheck } = require('./support/tsc.js')
+const { ROOT: root, tsc, typeCheck, sdkCompilerOptions } = require('./support/tsc.js')
 
 // POSIX-only checks, skipped on Windows with the reason.
 const WIN_SYMLINK =
@@ -79,11 +79,8 @@ test('consumers resolving by package name under nodenext (ESM .mts and CommonJS 
 })
 
 // Issue 20: a provider must be what aws-sdk v2's own typings call a token, under --strict.
-// skipLibCheck: aws-sdk's declarations need @types/node (not installed); the other tests
-// hold index.d.ts itself to skipLibCheck: false.
 test('under --strict against aws-sdk v2 typings: a v2 client token, a TokenProviderChain link, AWS.SSOTokenProvider', () => {
   const indexPath = path.join(root, 'index').replace(/\\/g, '/')
-  const awsSdk = path.join(root, 'node_modules', 'aws-sdk').replace(/\\/g, '/')
   const res = typeCheck(
     {
       'v2.ts': [
@@ -99,17 +96,7 @@ test('under --strict against aws-sdk v2 typings: a v2 client token, a TokenProvi
         '',
       ].join('\n'),
     },
-    {
-      strict: true,
-      noEmit: true,
-      module: 'commonjs',
-      moduleResolution: 'node',
-      target: 'es2020',
-      lib: ['es2020'],
-      types: [],
-      skipLibCheck: true,
-      paths: { 'aws-sdk': [awsSdk] },
-    },
+    sdkCompilerOptions(),
   )
   assert.equal(res.status, 0, `tsc failed:\n${res.stdout}${res.stderr}`)
 })
