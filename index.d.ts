@@ -27,10 +27,16 @@ export declare class SSOTokenProvider {
 
   constructor(options?: SSOTokenProviderOptions)
 
-  /** The bearer token; not enumerable. Undefined until the first load succeeds. */
-  token: string | undefined
-  /** When the token expires; `null` before the first successful load. */
-  expireTime: Date | null
+  // `token`, `expireTime` and the `get`/`refresh` callbacks are typed as aws-sdk v2 types
+  // its `AWS.Token`, so that under --strict an instance is a v2 token (a client's `token`
+  // option, `TokenProviderChain`) and the class can be assigned to `AWS.SSOTokenProvider`.
+  /**
+   * The bearer token; not enumerable. `undefined` until the first load succeeds (typed
+   * `string`, as v2 types it).
+   */
+  token: string
+  /** When the token expires; `null` before the first successful load (typed `Date`, as v2). */
+  expireTime: Date
   /** `true` until a load succeeds. */
   expired: boolean
   /** The profile this provider loads. */
@@ -42,10 +48,13 @@ export declare class SSOTokenProvider {
 
   /** True when the token is missing, expired, or within `expiryWindow` of expiring. */
   needsRefresh(): boolean
-  /** Loads if `needsRefresh()`, then calls back; otherwise calls back at once with no argument. */
-  get(callback?: (err?: SSOTokenProviderFailure | null) => void): void
+  /**
+   * Loads if `needsRefresh()`, then calls back; otherwise calls back at once with no argument.
+   * On success the callback gets no error (`null` after a load, as in v2).
+   */
+  get(callback?: (err?: SSOTokenProviderFailure) => void): void
   /** Re-reads config and cache from disk, refreshing over the network when due. */
-  refresh(callback?: (err?: SSOTokenProviderFailure | null) => void): void
+  refresh(callback?: (err?: SSOTokenProviderFailure) => void): void
   getPromise(): Promise<void>
   refreshPromise(): Promise<void>
 }

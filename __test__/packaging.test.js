@@ -7,21 +7,24 @@
 //   (a) both tarballs install into a fresh project with no Rust toolchain on PATH, and the
 //       package works from the prebuilt binary;
 //   (b) the main tarball alone installs by building from source with cargo, and works;
-//       without cargo the same install fails with a message saying what a build needs;
+//       without cargo the same install fails with a message saying that cargo is missing
+//       and what to do;
 //   (c) the tarballs hold what they must and nothing else (no target/, tests, benchmark,
-//       examples, fixtures or .node files in the main one).
+//       examples, fixtures or .node files in the main one; __test__/release.test.js checks
+//       all eight packages as the release packs them).
 // npm talks to a loopback "registry" answering 404 to everything: nothing is fetched from
 // the network, and the unpublished optional dependency is a 404, as it is before a release.
 
 const { describe, before, after, test } = require('node:test')
 const assert = require('node:assert/strict')
-const { execFile, execFileSync } = require('node:child_process')
+const { execFile, execFileSync, spawnSync } = require('node:child_process')
 const fs = require('node:fs')
 const http = require('node:http')
 const os = require('node:os')
 const path = require('node:path')
 
 const { makeSandbox, tokenDoc } = require('./samples/sandbox.js')
+const { cargoHost, localPlatform } = require('../scripts/build.js')
 
 const ROOT = path.join(__dirname, '..')
 const PKG = JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8'))
@@ -30,12 +33,13 @@ const PLATFORM_PKG = JSON.parse(fs.readFileSync(path.join(PLATFORM_DIR, 'package
 const BINARY = 'sso-token-provider.linux-x64-gnu.node'
 
 // Dependencies already compiled in release mode are reused from a cargo target directory of
-// our own (seeded once from this checkout's target/release), so a source build compiles only
-// the two crates of the package. Not this checkout's target/ itself: a build there from the
-// unpacked copy would share the fingerprints of the checkout's own build and could leave it
-// stale after a later edit.
-const BUILD_TARGET_DIR =
-  process.env.SSO_PACKAGING_TARGET_DIR || path.join(os.tmpdir(), 'sso-token-provider-packaging-target')
+// our own, target/packaging (seeded once from this checkout's release build: scripts/build.js
+// and napi build both build with --target <host>, so the layouts match), so a source build
+// compiles only the two crates of the package. Not this checkout's target/ itself: a build
+// there from the unpacked copy would share the fingerprints of the checkout's own build and
+// could leave it stale after a later edit. Under target/, so that it is kept for the next
+// run and goes with `cargo clean`, not left in the system's temp folder.
+const BUILD_TARGET_DIR = process.env.SSO_PACKAGING_TARGET_DIR || path.join(ROOT, 'target', 'packaging')
 
 function run(file, args, { env, cwd, timeout = 120_000 } = {}) {
   const start = Date.now()
@@ -103,15 +107,18 @@ function npmEnv({ cargo }) {
   return env
 }
 
-/** A fresh project that lets `tgz`'s install script run (npm 11 asks; npm 10 just runs it). */
-function freshProject(name, tgz) {
+/**
+ * A fresh project that lets `tgz`'s install script run (npm 11 asks; npm 10 just runs it), or
+ * with `allow: false` denies it (npm 11's `npm install-scripts deny`).
+ */
+function freshProject(name, tgz, { allow = true } = {}) {
   const dir = path.join(work, name)
   fs.mkdirSync(dir)
   const pkg = {
     name,
     version: '1.0.0',
     private: true,
-    allowScripts: { [`file:${tgz}`]: true },
+    allowScripts: { [`file:${tgz}`]: allow },
   }
   fs.writeFileSync(path.join(dir, 'package.json'), `${JSON.stringify(pkg, null, 2)}\n`)
   return dir
@@ -208,12 +215,18 @@ describe('PACKAGING: npm pack, then install into fresh projects (slow)', { timeo
     tarballs = { main: out.main, platform: out.platforms[PLATFORM_PKG.name] }
     assert.ok(fs.existsSync(tarballs.main) && fs.existsSync(tarballs.platform), packed.stdout)
 
-    // Seed the build cache once (a copy of the compiled dependencies: a fraction of a second).
-    const seed = path.join(ROOT, 'target', 'release')
-    if (!fs.existsSync(BUILD_TARGET_DIR) && fs.existsSync(seed)) {
+    // Seed the build cache once (a copy of the compiled dependencies: a second or two): the
+    // host's build scripts and proc macros in release/, the addon's dependencies in <host>/.
+    const host = cargoHost(process.env)
+    const seeds = ['release', path.join(host, 'release')].filter((d) =>
+      fs.existsSync(path.join(ROOT, 'target', d)),
+    )
+    if (!fs.existsSync(BUILD_TARGET_DIR) && seeds.length) {
       const partial = `${BUILD_TARGET_DIR}.${process.pid}.tmp`
-      execFileSync('mkdir', ['-p', partial])
-      execFileSync('cp', ['-a', seed, path.join(partial, 'release')])
+      for (const d of seeds) {
+        execFileSync('mkdir', ['-p', path.dirname(path.join(partial, d))])
+        execFileSync('cp', ['-a', path.join(ROOT, 'target', d), path.join(partial, d)])
+      }
       try {
         fs.renameSync(partial, BUILD_TARGET_DIR)
       } catch {
@@ -227,13 +240,14 @@ describe('PACKAGING: npm pack, then install into fresh projects (slow)', { timeo
     if (work) fs.rmSync(work, { recursive: true, force: true })
   })
 
-  test('(c) the platform package: same version, os/cpu/libc, only the .node file', () => {
+  test('(c) the platform package: same version, os/cpu/libc, the .node file and the license', () => {
     assert.equal(PLATFORM_PKG.name, 'sso-token-provider-linux-x64-gnu')
     assert.equal(PLATFORM_PKG.version, PKG.version)
     // Added at pack time only: the repository's own install (and `npm ci`) never asks the
     // registry for a package that is not published yet.
     assert.equal(PKG.optionalDependencies, undefined)
     assert.deepEqual(tarList(tarballs.platform), [
+      'package/LICENSE',
       'package/README.md',
       'package/package.json',
       `package/${BINARY}`,
@@ -248,38 +262,14 @@ describe('PACKAGING: npm pack, then install into fresh projects (slow)', { timeo
     assert.deepEqual(pkg.files, [BINARY])
   })
 
-  test('(c) the main package: sources for a build, no target/, tests, fixtures, examples or binaries', () => {
+  // Its file list: __test__/release.test.js (the same packMain, for all seven platforms).
+  test('(c) the main package: pins this platform package, no binary of its own', () => {
     const files = tarList(tarballs.main)
-    const forbidden = files.filter(
-      (f) =>
-        /^package\/(target|__test__|test|tests|benchmark|examples|npm|fixtures|\.ci|\.git|dist|node_modules)\//.test(
-          f,
-        ) ||
-        /\/(tests|fixtures)\//.test(f) ||
-        /\.(node|tgz|so)$/.test(f) ||
-        /\.test\.js$/.test(f),
+    assert.deepEqual(
+      files.filter((f) => /\.(node|tgz|so)$/.test(f)),
+      [],
     )
-    assert.deepEqual(forbidden, [])
-    for (const needed of [
-      'package.json',
-      'README.md',
-      'index.js',
-      'index.mjs',
-      'index.d.ts',
-      'lib/native.js',
-      'binding.js',
-      'binding.d.ts',
-      'bin/sso-token.js',
-      'scripts/build.js',
-      'Cargo.toml',
-      'Cargo.lock',
-      'build.rs',
-      'src/lib.rs',
-      'core/Cargo.toml',
-      'core/src/lib.rs',
-    ]) {
-      assert.ok(files.includes(`package/${needed}`), `${needed} is not in the main tarball`)
-    }
+    assert.ok(files.includes('package/scripts/build.js'))
     const pkg = tarJson(tarballs.main, 'package/package.json')
     assert.deepEqual(pkg.optionalDependencies, { 'sso-token-provider-linux-x64-gnu': pkg.version })
     assert.equal(pkg.scripts.install, 'node scripts/build.js')
@@ -310,6 +300,17 @@ describe('PACKAGING: npm pack, then install into fresh projects (slow)', { timeo
     )
   })
 
+  test('(a) the prebuilt path needs no install script: denied (npm 11 allowScripts), nothing runs and the package works', async () => {
+    const env = npmEnv({ cargo: false })
+    const project = freshProject('script-denied', tarballs.main, { allow: false })
+    const r = await run('npm', ['install', tarballs.platform, tarballs.main], { cwd: project, env })
+    assert.equal(r.code, 0, r.output)
+    assert.doesNotMatch(r.output, /> node scripts\/build\.js/, 'the install script ran')
+    assert.doesNotMatch(r.output, /not yet covered by allowScripts/)
+    const result = await useInstalled(project, env)
+    assert.deepEqual(result.addon, [path.join(project, 'node_modules', PLATFORM_PKG.name, BINARY)])
+  })
+
   test(
     '(b) the main tarball alone builds from source with cargo and works',
     { timeout: 240_000 },
@@ -318,7 +319,8 @@ describe('PACKAGING: npm pack, then install into fresh projects (slow)', { timeo
       assert.notDeepEqual(onPath('cargo', env.PATH), [], 'cargo is needed for this test')
       const project = freshProject('from-source', tarballs.main)
       const r = await run('npm', ['install', tarballs.main], { cwd: project, env, timeout: 230_000 })
-      t.diagnostic(`npm install with a source build: ${r.ms} ms`)
+      const compiled = r.output.match(/^\s*Compiling \S+/gm) || []
+      t.diagnostic(`npm install with a source build: ${r.ms} ms, ${compiled.length} crates compiled`)
       assert.equal(r.code, 0, r.output)
       assert.match(r.output, /building the native addon from source \(cargo build --release\)/)
       assert.match(r.output, /Compiling sso-token-provider v/)
@@ -331,11 +333,60 @@ describe('PACKAGING: npm pack, then install into fresh projects (slow)', { timeo
     },
   )
 
-  test('(b) without the prebuilt binary or cargo, the install fails and says what a build needs', async () => {
+  test('(b) without the prebuilt package or cargo, the install fails: cargo is missing, and what to do', async () => {
     const env = npmEnv({ cargo: false })
     const project = freshProject('no-toolchain', tarballs.main)
     const r = await run('npm', ['install', tarballs.main], { cwd: project, env })
     assert.notEqual(r.code, 0, r.output)
-    assert.match(r.output, /A source build needs a Rust toolchain \(rustup\.rs\) and a C linker/)
+    assert.ok(
+      r.output.includes(
+        [
+          'sso-token-provider: cargo is not installed, so the native addon cannot be built from source.',
+          'This platform (linux-x64-gnu) has a prebuilt package, sso-token-provider-linux-x64-gnu, but it is not installed',
+          '(npm leaves optional dependencies out with --omit=optional, or with a lockfile made on another platform, or could not fetch it):',
+          `  npm install sso-token-provider-linux-x64-gnu@${PKG.version}`,
+          'To build from source, install a Rust toolchain from https://rustup.rs (and a C compiler and linker), then:',
+          '  npm rebuild sso-token-provider',
+        ].join('\n'),
+      ),
+      r.output,
+    )
+    assert.doesNotMatch(r.output, /cargo build failed/)
+  })
+})
+
+describe('PACKAGING: the install hook on a platform with no prebuilt package, without cargo', () => {
+  test('says that cargo is missing, that no prebuilt package fits, and how to build', () => {
+    // scripts/build.js as it ships, in a package whose optionalDependencies name another
+    // platform only; run with a PATH that has node and no cargo.
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sso-hook-'))
+    try {
+      fs.mkdirSync(path.join(dir, 'scripts'))
+      fs.copyFileSync(path.join(ROOT, 'scripts', 'build.js'), path.join(dir, 'scripts', 'build.js'))
+      fs.writeFileSync(path.join(dir, 'Cargo.toml'), '')
+      const pkg = { name: 'sso-token-provider', version: PKG.version, optionalDependencies: {} }
+      pkg.optionalDependencies['sso-token-provider-darwin-arm64'] = PKG.version
+      fs.writeFileSync(path.join(dir, 'package.json'), JSON.stringify(pkg))
+      const env = {}
+      for (const [k, v] of Object.entries(process.env)) if (!/^(CARGO|RUSTUP|RUSTC|npm_)/i.test(k)) env[k] = v
+      env.PATH = NO_CARGO_PATH
+      const r = spawnSync(process.execPath, [path.join(dir, 'scripts', 'build.js')], {
+        env,
+        encoding: 'utf8',
+      })
+      assert.equal(r.status, 1, r.stderr)
+      assert.equal(
+        r.stderr,
+        [
+          'sso-token-provider: cargo is not installed, so the native addon cannot be built from source.',
+          `There is no prebuilt package for ${localPlatform()} (there is for darwin-arm64).`,
+          'To build from source, install a Rust toolchain from https://rustup.rs (and a C compiler and linker), then:',
+          '  npm rebuild sso-token-provider',
+          '',
+        ].join('\n'),
+      )
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true })
+    }
   })
 })

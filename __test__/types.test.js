@@ -9,7 +9,7 @@ const test = require('node:test')
 const assert = require('node:assert/strict')
 const fs = require('node:fs')
 const path = require('node:path')
-const { ROOT: root, tsc, typeCheck } = require('./support/tsc.js')
+const { ROOT: root, tsc, typeCheck, sdkCompilerOptions } = require('./support/tsc.js')
 
 // POSIX-only checks, skipped on Windows with the reason.
 const WIN_SYMLINK =
@@ -75,5 +75,28 @@ test('consumers resolving by package name under nodenext (ESM .mts and CommonJS 
     fs.symlinkSync(root, path.join(dir, 'node_modules', 'sso-token-provider'), 'dir')
     fs.writeFileSync(path.join(dir, 'package.json'), '{ "name": "consumer", "private": true }\n')
   })
+  assert.equal(res.status, 0, `tsc failed:\n${res.stdout}${res.stderr}`)
+})
+
+// Issue 20: a provider must be what aws-sdk v2's own typings call a token, under --strict.
+test('under --strict against aws-sdk v2 typings: a v2 client token, a TokenProviderChain link, AWS.SSOTokenProvider', () => {
+  const indexPath = path.join(root, 'index').replace(/\\/g, '/')
+  const res = typeCheck(
+    {
+      'v2.ts': [
+        "import AWS = require('aws-sdk')",
+        `import { SSOTokenProvider } from '${indexPath}'`,
+        "const provider = new SSOTokenProvider({ profile: 'dev' })",
+        "const client = new AWS.CodeCatalyst({ region: 'us-east-1', token: provider })",
+        'const chain = new AWS.TokenProviderChain([() => provider])',
+        'const token: AWS.Token = provider',
+        // v2's SsoCredentials and default chain then build ours.
+        'AWS.SSOTokenProvider = SSOTokenProvider',
+        'void client, chain, token',
+        '',
+      ].join('\n'),
+    },
+    sdkCompilerOptions(),
+  )
   assert.equal(res.status, 0, `tsc failed:\n${res.stdout}${res.stderr}`)
 })

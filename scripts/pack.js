@@ -6,21 +6,23 @@
 // the Rust sources for the build-from-source fallback), which lists the packed platform
 // packages in `optionalDependencies`.
 //
-//   node scripts/build.js                 # this machine's platform (cargo build --release)
+//   node scripts/build.js                 # this machine's platform (in a checkout: npm run build)
 //   node scripts/pack.js [--out DIR]      # its platform tarball and the main one (./dist)
 //
 //   npm run build:all                     # the seven prebuilt targets (scripts/build-target.js)
 //   node scripts/pack.js --all [--out DIR]            # seven platform tarballs and the main one
 //   node scripts/pack.js --platforms a,b [--out DIR]  # those platforms (e.g. linux-arm64-gnu)
+//   ... --binaries DIR                                # take every .node file from DIR instead
 //
 // A platform's binary is npm/<platform>/sso-token-provider.<platform>.node (written by
 // build-target.js) or, for this machine's own platform, the one scripts/build.js placed in
 // the package root; when both exist, the newer one. The platform folder is staged in a
-// temporary directory, so the working tree never holds a stray copy of the binary. Prints one
-// JSON object: { main, platforms: { <name>: <tgz> } }. Checks before packing: each platform
-// package's version equals the main package's, and its os/cpu/libc, main and files match
-// scripts/targets.js. The packed main package pins exactly that version in
-// `optionalDependencies`.
+// temporary directory with the repository's LICENSE, so the working tree never holds a stray
+// copy of the binary. Prints one JSON object: { main, platforms: { <name>: <tgz> } }. Checks
+// before packing: each platform package's version equals the main package's, its os/cpu/libc,
+// main and files match scripts/targets.js, and it names its repository (npm publish
+// --provenance needs `repository.url`). The packed main package pins exactly that version in
+// `optionalDependencies` and keeps, of the repository's scripts, only `install`.
 
 const { execFileSync } = require('node:child_process')
 const fs = require('node:fs')
@@ -37,14 +39,16 @@ function fail(message) {
   process.exit(1)
 }
 
-const USAGE = 'usage: node scripts/pack.js [--all | --platforms a,b,...] [--out DIR]'
+const USAGE = 'usage: node scripts/pack.js [--all | --platforms a,b,...] [--out DIR] [--binaries DIR]'
 
 function parseArgs(argv) {
   let out = path.join(root, 'dist')
   let platforms = null
+  let binaries = null
   for (let i = 0; i < argv.length; i++) {
     if (argv[i] === '--out' && i + 1 < argv.length) out = path.resolve(argv[++i])
     else if (argv[i].startsWith('--out=')) out = path.resolve(argv[i].slice('--out='.length))
+    else if (argv[i] === '--binaries' && i + 1 < argv.length) binaries = path.resolve(argv[++i])
     else if (argv[i] === '--all') platforms = TARGETS.map((t) => t.platform)
     else if (argv[i] === '--platforms' && i + 1 < argv.length)
       platforms = argv[++i].split(',').filter(Boolean)
@@ -62,7 +66,7 @@ function parseArgs(argv) {
   for (const p of platforms) {
     if (!findPlatform(p)) fail(`unknown platform ${p} (known: ${TARGETS.map((t) => t.platform).join(', ')})`)
   }
-  return { out, platforms }
+  return { out, platforms, binaries }
 }
 
 // The platform package must say what scripts/targets.js says, or npm would install it on the
@@ -85,11 +89,26 @@ function checkPlatformPackage(target, platformPkg, version) {
       )
     }
   }
+  checkRepository(`npm/${target.platform}/package.json`, platformPkg)
 }
 
-/** The binary to pack for `target`: npm/<platform>/<file>, or the source build's, the newer. */
-function binaryFor(target) {
+function checkRepository(where, pkg) {
+  if (!pkg.repository || typeof pkg.repository.url !== 'string' || !pkg.repository.url) {
+    fail(`${where}: no repository.url (npm publish --provenance refuses a package without one)`)
+  }
+}
+
+/**
+ * The binary to pack for `target`: <binaries>/<file> when given, else npm/<platform>/<file>
+ * or the source build's, the newer.
+ */
+function binaryFor(target, binaries) {
   const file = nodeFileName(target.platform)
+  if (binaries) {
+    const given = path.join(binaries, file)
+    if (!fs.existsSync(given)) fail(`${file} not found in ${binaries}`)
+    return given
+  }
   const candidates = [path.join(platformDir(target.platform), file)]
   if (target.platform === localPlatform()) candidates.push(path.join(root, file))
   const present = candidates
@@ -122,14 +141,18 @@ function npmPack(dir, out) {
 // The main package is packed from a staged copy whose package.json pins the platform
 // packages in `optionalDependencies`. The repository's package.json does not list them:
 // they are not on the registry until released, and `npm ci` cannot lock what it cannot find.
+// Of its scripts only `install` (the source build) means anything in an installed package;
+// the others, and the devDependencies they use, stay in the repository. `files` (with its
+// `!` exclusions of test-only sources) is applied by npm pack in the stage.
 function packMain(pkg, platformNames, out) {
   const stage = fs.mkdtempSync(path.join(os.tmpdir(), 'sso-token-provider-main-'))
   try {
-    for (const entry of [...pkg.files, 'README.md', 'LICENSE']) {
+    for (const entry of [...pkg.files.filter((f) => !f.startsWith('!')), 'README.md', 'LICENSE']) {
       const from = path.join(root, entry)
       if (fs.existsSync(from)) fs.cpSync(from, path.join(stage, entry), { recursive: true })
     }
-    const staged = { ...pkg, optionalDependencies: {} }
+    const { devDependencies: _dev, ...kept } = pkg
+    const staged = { ...kept, scripts: { install: pkg.scripts.install }, optionalDependencies: {} }
     for (const name of platformNames) staged.optionalDependencies[name] = pkg.version
     fs.writeFileSync(path.join(stage, 'package.json'), `${JSON.stringify(staged, null, 2)}\n`)
     return npmPack(stage, out)
@@ -139,9 +162,10 @@ function packMain(pkg, platformNames, out) {
 }
 
 function main() {
-  const { out, platforms } = parseArgs(process.argv.slice(2))
+  const { out, platforms, binaries } = parseArgs(process.argv.slice(2))
   const pkg = readJson(path.join(root, 'package.json'))
   const result = { main: null, platforms: {} }
+  checkRepository('package.json', pkg)
 
   // Every check before any tarball is written.
   const jobs = platforms.map((platform) => {
@@ -152,7 +176,7 @@ function main() {
       fail(`${platformPkg.name} is at ${platformPkg.version}, ${pkg.name} at ${pkg.version}: they must match`)
     }
     checkPlatformPackage(target, platformPkg, pkg.version)
-    return { platform, dir, platformPkg, binary: binaryFor(target) }
+    return { platform, dir, platformPkg, binary: binaryFor(target, binaries) }
   })
   fs.mkdirSync(out, { recursive: true })
 
@@ -163,6 +187,8 @@ function main() {
       for (const name of fs.readdirSync(dir)) {
         if (!name.endsWith('.node')) fs.copyFileSync(path.join(dir, name), path.join(stage, name))
       }
+      // npm packs a LICENSE whatever `files` says; each platform package ships the one license.
+      fs.copyFileSync(path.join(root, 'LICENSE'), path.join(stage, 'LICENSE'))
       fs.copyFileSync(binary, path.join(stage, platformPkg.main))
       result.platforms[platformPkg.name] = npmPack(stage, out)
     } finally {

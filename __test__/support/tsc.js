@@ -36,4 +36,25 @@ function typeCheck(files, compilerOptions, prepare = () => {}) {
   }
 }
 
-module.exports = { ROOT, tsc, typeCheck }
+/**
+ * `tsc --strict` options for a check against the SDKs' own typings, resolving every package
+ * from this checkout's node_modules. skipLibCheck: the SDKs' declarations need @types/node,
+ * which is not installed; index.d.ts itself is held to skipLibCheck: false by
+ * __test__/types/tsconfig.json.
+ */
+function sdkCompilerOptions() {
+  return {
+    strict: true,
+    noEmit: true,
+    module: 'commonjs',
+    moduleResolution: 'node',
+    target: 'es2020',
+    lib: ['es2020'],
+    types: [],
+    skipLibCheck: true,
+    baseUrl: ROOT,
+    paths: { '*': [path.join(ROOT, 'node_modules', '*')] },
+  }
+}
+
+module.exports = { ROOT, tsc, typeCheck, sdkCompilerOptions }
