@@ -268,11 +268,13 @@ function ahead(provider, state) {
 
 /**
  * `req` answered from the core's memory when nothing changed on disk, else read off the
- * JS thread. A read's result is counted from before it began: a change after that is one
- * the read may not have seen.
+ * JS thread. An answer from memory is handed over in the event loop's next check phase,
+ * not at once: a caller reloading in a loop still lets timers and I/O run between its
+ * reloads, as when every reload was a read. A read's result is counted from before it
+ * began: a change after that is one the read may not have seen.
  */
 function send(state, req, done) {
-  if (native.lookup(req, done, state.keyRequest, state.key)) return
+  if (native.lookup(req, (result) => setImmediate(done, result), state.keyRequest, state.key)) return
   const changes = native.changes(true)
   native.load(req, (result) =>
     done(result.ok && result.changes === undefined ? { ...result, changes } : result),

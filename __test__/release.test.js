@@ -123,7 +123,7 @@ describe('RELEASE: the eight tarballs scripts/pack.js makes for npm publish', { 
       'index.mjs',
       'index.d.ts',
       'lib/native.js',
-      'lib/watch.js',
+      'lib/holders.js',
       'binding.js',
       'binding.d.ts',
       'bin/sso-token.js',
@@ -146,7 +146,11 @@ describe('RELEASE: the eight tarballs scripts/pack.js makes for npm publish', { 
           f,
         ) ||
         (f.startsWith('scripts/') && f !== 'scripts/build.js') ||
-        ['core/src/oidc/test_server.rs', 'core/src/oidc/transport_tests.rs'].includes(f) ||
+        [
+          'core/src/oidc/test_server.rs',
+          'core/src/oidc/transport_tests.rs',
+          'core/src/watch/tests.rs',
+        ].includes(f) ||
         /^(clippy\.toml|rustfmt\.toml|\.editorconfig|\.prettierrc\.json|\.prettierignore|\.gitignore|package-lock\.json)$/.test(
           f,
         ) ||
