@@ -54,6 +54,8 @@ export interface LoadRequest {
   detail?: boolean
   /** The snapshot version the caller holds: an answer of that version leaves the token out. */
   version?: number
+  /** The profile name came from `AWS_PROFILE`. */
+  profileFromEnv?: boolean
 }
 
 /**

@@ -9,7 +9,7 @@ const { inspect, debuglog } = require('node:util')
 const native = require('./lib/native.js')
 const holders = require('./lib/holders.js')
 
-const { ERROR_CODE, profileName, seconds } = native
+const { ERROR_CODE, profileFromEnv, profileName, seconds } = native
 const log = debuglog('sso-token-provider')
 const noop = () => {}
 
@@ -100,6 +100,8 @@ class SSOTokenProvider {
       expireTime: accessor(state, 'expireTime', true),
     })
     this.profile = profileName(options.profile)
+    // The name v2's rule took from AWS_PROFILE, if it did: a "not found" says so.
+    state.envProfile = profileFromEnv(options.profile) ? this.profile : undefined
     this.get(callback || noop)
   }
 
@@ -190,16 +192,15 @@ function readOr(read, fallback) {
 /** The load request of `provider` now, or a thrown failure (a bad profile or environment). */
 function requestOf(provider, state, extra) {
   // A throwing getter reads as unusable: the load then says which setting is wrong.
-  return native.request(
-    readOr(() => provider.profile, undefined),
-    {
-      expiryWindow: readOr(() => provider.expiryWindow, NaN),
-      advisoryWindow: readOr(() => provider.advisoryWindow, NaN),
-      env: state.env,
-      version: state.version,
-      ...extra,
-    },
-  )
+  const profile = readOr(() => provider.profile, undefined)
+  return native.request(profile, {
+    profileFromEnv: profile !== undefined && profile === state.envProfile,
+    expiryWindow: readOr(() => provider.expiryWindow, NaN),
+    advisoryWindow: readOr(() => provider.advisoryWindow, NaN),
+    env: state.env,
+    version: state.version,
+    ...extra,
+  })
 }
 
 /**
@@ -353,13 +354,15 @@ function fromSso(init) {
         expiryWindow: SSOTokenProvider.expiryWindow,
         advisoryWindow: SSOTokenProvider.advisoryWindow,
         env,
+        profileFromEnv: profileFromEnv(init.profile),
       })
       if (!result.ok) throw v3Failure(result.error)
       return { token: result.token, expiration: new Date(result.expiresAt) }
     }
     let provider = providers.get(profile)
     if (!provider) {
-      provider = new SSOTokenProvider({ profile, callback: noop, [kEnv]: env })
+      // The given name as given, so that the provider knows when AWS_PROFILE chose it.
+      provider = new SSOTokenProvider({ profile: init.profile || undefined, callback: noop, [kEnv]: env })
       providers.set(profile, provider)
     }
     try {

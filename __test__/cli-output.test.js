@@ -13,7 +13,7 @@ const { execFile } = require('node:child_process')
 const fs = require('node:fs')
 const path = require('node:path')
 
-const { test } = require('./helpers.js')
+const { messages, test } = require('./helpers.js')
 const { ROOT, makeHome, startOidcServer, sendJson, tokenDoc, uniqueName } = require('./oidc-server.js')
 
 const CLI = path.join(ROOT, 'bin', 'sso-token.js')
@@ -136,9 +136,12 @@ test('errors: the profile name and paths in the stderr line and in --json are es
   assert.equal(text.code, 1)
   assertNoRaw(text)
   assert.equal(text.stdout, '')
+  const configFile = path.join(s.home, '.aws', 'config')
+  const shownConfig = configFile.replace(`${ESC}]8;;x${BEL}\u202d`, '\\x1b]8;;x\\x07\\u{202d}')
   assert.equal(
     text.stderr,
-    'sso-token: Profile "evil\\x1b]8;;https://evil\\x07click here\\x1b]8;;\\x07\\r\\u{202e}" not found\n',
+    'sso-token: Profile "evil\\x1b]8;;https://evil\\x07click here\\x1b]8;;\\x07\\r\\u{202e}" not found' +
+      ` in config file "${shownConfig}"\n`,
   )
 
   const json = await run(['--profile', profile, '--json'], s.env())
@@ -147,7 +150,7 @@ test('errors: the profile name and paths in the stderr line and in --json are es
   assert.ok(json.stdout.includes('\\u202e'), json.stdout)
   assert.deepEqual(JSON.parse(json.stdout), {
     profile,
-    error: { code: 'SSOTokenProviderFailure', message: `Profile "${profile}" not found` },
+    error: { code: 'SSOTokenProviderFailure', message: messages.profileNotFound(profile, configFile) },
   })
   assert.equal(json.stderr, text.stderr)
 

@@ -23,6 +23,7 @@ const {
   isoIn,
   againstV2,
   test,
+  messages,
 } = require('./helpers')
 
 const START_URL = 'https://d-1234567890.awsapps.com/start'
@@ -129,7 +130,10 @@ test('[fix] AWS_CONFIG_FILE is honoured (and ~/.aws/config is then not read)', a
 
     process.env.AWS_CONFIG_FILE = path.join(h.home, 'missing.ini')
     const missing = await oursLoad('dev')
-    assertFailure(missing.error, 'Profile "dev" not found')
+    assertFailure(
+      missing.error,
+      messages.profileNotFound('dev', process.env.AWS_CONFIG_FILE, { missing: true }),
+    )
   } finally {
     h.cleanup()
   }
@@ -141,9 +145,9 @@ test('[fix] a missing config file is an empty config: Profile "<p>" not found', 
     useHome(h.home)
     assert.equal(fs.existsSync(h.configPath), false)
     const r = await oursLoad('dev')
-    assertFailure(r.error, 'Profile "dev" not found')
+    assertFailure(r.error, messages.profileNotFound('dev', h.configPath, { missing: true }))
     const d = await oursLoad(undefined)
-    assertFailure(d.error, 'Profile "default" not found')
+    assertFailure(d.error, messages.profileNotFound('default', h.configPath, { missing: true }))
   } finally {
     h.cleanup()
   }

@@ -16,6 +16,7 @@ const os = require('node:os')
 const path = require('node:path')
 
 const { makeSandbox, startServer, tokenDoc } = require('./samples/sandbox.js')
+const { messages } = require('./helpers.js')
 
 // POSIX-only checks, skipped on Windows with the reason.
 const WIN_SYMLINK =
@@ -298,18 +299,19 @@ test('sso-token: exit 1 when the profile is missing or the token has expired', a
   try {
     const missing = await node([CLI, '--profile', 'nope', '--json'], { env: sandbox.env() })
     assert.equal(missing.code, 1)
+    const notFound = messages.profileNotFound('nope', sandbox.configPath)
     assert.deepEqual(JSON.parse(missing.stdout), {
       profile: 'nope',
-      error: { code: 'SSOTokenProviderFailure', message: 'Profile "nope" not found' },
+      error: { code: 'SSOTokenProviderFailure', message: notFound },
     })
-    assert.equal(missing.stderr, 'sso-token: Profile "nope" not found\n')
+    assert.equal(missing.stderr, `sso-token: ${notFound}\n`)
 
     const expired = await node([CLI, '--profile', 'dev'], { env: sandbox.env() })
     assert.equal(expired.code, 1)
     assert.equal(expired.stdout, '')
     assert.match(
       expired.stderr,
-      /^sso-token: Key "(clientId|clientSecret|refreshToken)" not present in SSO Token\n$/,
+      /^sso-token: Key "(clientId|clientSecret|refreshToken)" not present in SSO Token, and the token has expired; log in again with "aws sso login --profile dev"\n$/,
     )
 
     sandbox.writeToken(tokenDoc(3600))
@@ -331,7 +333,15 @@ test('sso-token reads the profile from AWS_PROFILE; --profile wins over it', asy
 
     const without = await node([CLI, '--json'], { env: sandbox.env() })
     assert.equal(without.code, 1)
-    assert.equal(JSON.parse(without.stdout).error.message, 'Profile "default" not found')
+    assert.equal(
+      JSON.parse(without.stdout).error.message,
+      messages.profileNotFound('default', sandbox.configPath),
+    )
+    const wrong = await node([CLI, '--json'], { env: sandbox.env({ AWS_PROFILE: 'typo' }) })
+    assert.equal(
+      JSON.parse(wrong.stdout).error.message,
+      messages.profileNotFound('typo', sandbox.configPath, { fromEnv: true }),
+    )
 
     const empty = await node([CLI, '--json'], { env: sandbox.env({ AWS_PROFILE: '' }) })
     assert.equal(JSON.parse(empty.stdout).profile, 'default', 'an empty AWS_PROFILE counts as unset')

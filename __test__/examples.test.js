@@ -135,3 +135,25 @@ test('examples/replace-v2.js: v2 default token chain and SsoCredentials use ours
     assert.match(portal[0].url, /role_name=Developer/)
   })
 })
+
+test('npm run demo shows that the refresh changed the token, without showing a token', async () => {
+  const r = await new Promise((resolve) => {
+    execFile(process.execPath, [path.join(EXAMPLES, 'demo.js')], (err, stdout, stderr) =>
+      resolve({ code: err ? err.code : 0, stdout, stderr }),
+    )
+  })
+  assert.equal(r.code, 0, r.stderr)
+  const fingerprints = (label) => {
+    const section = r.stdout.slice(r.stdout.indexOf(label))
+    return /"accessToken": "\*\*\* \(\d+ chars, sha-256 ([0-9a-f]{8})\)"/.exec(section)[1]
+  }
+  assert.notEqual(fingerprints('cache file before'), fingerprints('cache file after'))
+  for (const secret of [
+    'demo-old-access-token',
+    'demo-new-access-token',
+    'demo-refresh-token-2',
+    'demo-client-secret',
+  ]) {
+    assert.ok(!r.stdout.includes(secret), `${secret} shown`)
+  }
+})

@@ -60,7 +60,11 @@ for (const c of cases()) {
       if (c.error !== undefined) {
         const cacheFiles = fs.readdirSync(h.cacheDir)
         const cacheFile = cacheFiles.length === 1 ? path.join(h.cacheDir, cacheFiles[0]) : ''
-        assertFailure(ours.error, c.error.replace('{cacheFile}', cacheFile))
+        const configFile = process.env.AWS_CONFIG_FILE || path.join(h.home, '.aws', 'config')
+        assertFailure(
+          ours.error,
+          c.error.replace('{cacheFile}', cacheFile).replace('{configFile}', configFile),
+        )
         assert.equal(ours.provider.expired, true)
       } else {
         assert.equal(ours.error, null, ours.error && ours.error.message)

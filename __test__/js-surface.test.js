@@ -210,3 +210,24 @@ test('a method called on something that is not a provider is a TypeError', () =>
     })
   }
 })
+
+test('get() without a callback drops a failure as v2 does, and says it under NODE_DEBUG', async () => {
+  const h = makeHome({ config: sessionConfig({ profile: 'dev', session: 'my-sso' }) })
+  try {
+    const code = `
+      const { SSOTokenProvider } = require(${JSON.stringify(path.join(__dirname, '..'))})
+      const p = new SSOTokenProvider({ profile: 'nope', callback() { p.get() } })
+      setTimeout(() => {}, 200)`
+    for (const debug of ['sso-token-provider', '']) {
+      const r = await runNode(['-e', code], { env: { ...h.env(), NODE_DEBUG: debug } }).done
+      assert.equal(r.code, 0, r.stderr)
+      const said =
+        /SSO-TOKEN-PROVIDER \d+: get\(\) without a callback failed: Profile "nope" not found in config file /.test(
+          r.stderr,
+        )
+      assert.equal(said, debug !== '', r.stderr)
+    }
+  } finally {
+    h.cleanup()
+  }
+})

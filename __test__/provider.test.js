@@ -19,6 +19,7 @@ const {
   createTokenReply,
   delay,
   test,
+  messages,
 } = require('./helpers')
 
 const { SSOTokenProvider, fromSso } = loadOurs()
@@ -363,17 +364,25 @@ test('[fix] a failed load never wedges the instance (refresh and get both retry)
 
 test('[fix] the constructor never throws for configuration or cache problems', async () => {
   const setups = [
-    ['no config file', (h) => fs.rmSync(h.configPath), 'Profile "dev" not found'],
+    [
+      'no config file',
+      (h) => fs.rmSync(h.configPath),
+      (h) => messages.profileNotFound('dev', h.configPath, { missing: true }),
+    ],
     [
       'config is a directory',
       (h) => (fs.rmSync(h.configPath), fs.mkdirSync(h.configPath)),
       /^Config file ".*" could not be read: /,
     ],
-    ['profile missing', (h) => h.writeConfig('[profile x]\na = b\n'), 'Profile "dev" not found'],
+    [
+      'profile missing',
+      (h) => h.writeConfig('[profile x]\na = b\n'),
+      (h) => messages.profileNotFound('dev', h.configPath),
+    ],
     [
       'session missing',
       (h) => h.writeConfig('[profile dev]\nsso_session = zz\n'),
-      'Sso session "zz" not found',
+      (h) => messages.sessionNotFound('zz', h.configPath),
     ],
     [
       'cache missing',
@@ -390,7 +399,7 @@ test('[fix] the constructor never throws for configuration or cache problems', a
       const done = new Promise((resolve) => (result = resolve))
       assert.doesNotThrow(() => new SSOTokenProvider({ profile: 'dev', callback: result }), name)
       const err = await done
-      assertFailure(err, message)
+      assertFailure(err, typeof message === 'function' ? message(h) : message)
       // and without a callback: no throw, no unhandled error
       assert.doesNotThrow(() => new SSOTokenProvider({ profile: 'dev' }), name)
       await delay(20)
@@ -428,13 +437,13 @@ test('[fix] a non-string profile is reported through the callback', async () => 
 })
 
 test('[compat] errors are Errors with code, name, message and time', async () => {
-  await withHome({}, async () => {
+  await withHome({}, async (h) => {
     const before = Date.now()
     const { err } = await construct({ profile: 'nope' })
     assert.ok(err instanceof Error)
     assert.equal(err.code, 'SSOTokenProviderFailure')
     assert.equal(err.name, 'SSOTokenProviderFailure')
-    assert.equal(err.message, 'Profile "nope" not found')
+    assert.equal(err.message, messages.profileNotFound('nope', h.configPath))
     assert.ok(err.time instanceof Date)
     assert.ok(err.time.getTime() >= before - 1000 && err.time.getTime() <= Date.now() + 1000)
     assert.equal(typeof err.stack, 'string')
@@ -450,7 +459,7 @@ test('[compat] error messages never contain the token or secrets', async () => {
   // expired, refresh keys incomplete (clientId missing)
   await withHome({ tokens: { [KEY]: { ...secrets, expiresAt: isoIn(-10) } } }, async (h) => {
     const { p, err } = await construct({ profile: 'dev' })
-    assertFailure(err, 'Key "clientId" not present in SSO Token')
+    assertFailure(err, messages.expiredWithoutKey('clientId', 'dev'))
     // a good load, then a broken file: the old token must not leak into the error
     h.writeToken(KEY, freshToken({ accessToken: secrets.accessToken }))
     await p.refreshPromise()
@@ -560,9 +569,9 @@ test('[beyond] fromSso({ profile }) resolves { token, expiration }', async () =>
 })
 
 test('[beyond] fromSso rejects with SSOTokenProviderFailure', async () => {
-  await withHome({}, async () => {
+  await withHome({}, async (h) => {
     await assert.rejects(fromSso({ profile: 'nope' })(), (e) => {
-      assertFailure(e, 'Profile "nope" not found')
+      assertFailure(e, messages.profileNotFound('nope', h.configPath))
       return true
     })
   })
@@ -571,7 +580,7 @@ test('[beyond] fromSso rejects with SSOTokenProviderFailure', async () => {
 test('[compat] oursLoad helper sanity: an expired-token failure leaves the instance expired', async () => {
   await withHome({ tokens: { [KEY]: { accessToken: 'x', expiresAt: isoIn(-5) } } }, async () => {
     const r = await oursLoad('dev')
-    assertFailure(r.error, 'Key "clientId" not present in SSO Token')
+    assertFailure(r.error, messages.expiredWithoutKey('clientId', 'dev'))
     assert.equal(r.provider.expired, true)
     assert.equal(r.provider.needsRefresh(), true)
   })

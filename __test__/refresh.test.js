@@ -7,6 +7,7 @@ const { test, describe } = require('node:test')
 const assert = require('node:assert/strict')
 const fs = require('node:fs')
 const path = require('node:path')
+const { messages } = require('./helpers')
 const {
   REFRESH_FAILED,
   ROOT,
@@ -451,7 +452,7 @@ describe('a token that cannot be refreshed [fix]', () => {
         assert.equal(s.server.requests.length, 0)
         s.home.writeToken(s.session, tokenDoc(-10, { [key]: undefined }))
         const expired = await construct(s.profile)
-        assertFailure(expired.err, `Key "${key}" not present in SSO Token`)
+        assertFailure(expired.err, messages.expiredWithoutKey(key, s.profile))
         assert.equal(s.server.requests.length, 0)
       } finally {
         await s.done()

@@ -89,7 +89,8 @@ const ERROR_PATHS = [
   {
     name: 'expired, clientId missing',
     overrides: { clientId: undefined },
-    message: /^Key "clientId" not present in SSO Token$/,
+    message:
+      /^Key "clientId" not present in SSO Token, and the token has expired; log in again with "aws sso login --profile [^"]+"$/,
   },
   {
     name: 'expired, client registration expired',

@@ -25,7 +25,7 @@ const { chain } = require('@smithy/property-provider')
 const v3 = require('@aws-sdk/token-providers')
 const { CodeCatalystClient, ListSpacesCommand } = require('@aws-sdk/client-codecatalyst')
 
-const { test } = require('./helpers.js')
+const { messages, test } = require('./helpers.js')
 const {
   REFRESH_FAILED,
   ROOT,
@@ -59,14 +59,14 @@ const CASES = [
   {
     name: 'profile not found',
     arrange: (h) => h.writeConfig('[profile other]\nregion = us-east-1\n'),
-    message: () => 'Profile "dev" not found',
+    message: (h) => messages.profileNotFound('dev', h.configPath),
     ours: false,
     v3: false,
   },
   {
     name: 'profile only in the credentials file',
     arrange: (h) => fs.writeFileSync(path.join(h.awsDir, 'credentials'), '[dev]\naws_access_key_id = AKID\n'),
-    message: () => 'Profile "dev" not found',
+    message: (h) => messages.profileNotFound('dev', h.configPath, { missing: true }),
     ours: false,
     v3: true,
     why: 'v3 merges ~/.aws/credentials into the profiles; we read only the config file, as v2 does',
@@ -81,7 +81,7 @@ const CASES = [
   {
     name: 'sso-session not found',
     arrange: (h, s) => h.writeConfig(`[profile dev]\nsso_session = ${s}\n`),
-    message: (h, s) => `Sso session "${s}" not found`,
+    message: (h, s) => messages.sessionNotFound(s, h.configPath),
     ours: false,
     v3: false,
   },
@@ -153,7 +153,7 @@ const CASES = [
       h.writeConfig(sessionConfig(s))
       h.writeToken(s, { expiresAt: isoIn(3600) })
     },
-    message: () => 'Key "accessToken" not present in SSO Token',
+    message: (h, s) => messages.incompleteFile('accessToken', h.cachePath(s), 'dev'),
     ours: false,
     v3: false,
   },
@@ -176,7 +176,7 @@ const CASES = [
       h.writeConfig(sessionConfig(s))
       h.writeToken(s, { accessToken: 'a', expiresAt: isoIn(-60) })
     },
-    message: () => 'Key "clientId" not present in SSO Token',
+    message: () => messages.expiredWithoutKey('clientId', 'dev'),
     ours: false,
     v3: false,
   },
@@ -417,7 +417,7 @@ test('fromSso({ configFilepath }) reads that config file, as AWS_CONFIG_FILE wou
     const again = await fromSso({ profile: 'dev', configFilepath: elsewhere })()
     assert.equal(again.token, doc.accessToken, 'configFilepath wins over AWS_CONFIG_FILE')
     // The same setting is not a precedent for the class or other providers.
-    assertFailure(await rejection(fromSso({ profile: 'dev' })()), 'Profile "dev" not found')
+    assertFailure(await rejection(fromSso({ profile: 'dev' })()), messages.profileNotFound('dev', envFile))
 
     // Errors name the file that was read.
     const missing = path.join(h.home, 'missing-dir')

@@ -6,7 +6,7 @@
 // 2 usage error.
 
 const path = require('node:path')
-const { changeDetection: detect, loadPromise, profileName } = require('../lib/native.js')
+const { changeDetection: detect, loadPromise, profileFromEnv, profileName } = require('../lib/native.js')
 const { SSOTokenProvider } = require('../index.js')
 
 const USAGE = `Usage: sso-token [--profile NAME] [--refresh] [--json] [--show-token]
@@ -90,6 +90,7 @@ async function main() {
     advisoryWindow: 0,
     force: opts.refresh,
     detail: true,
+    profileFromEnv: profileFromEnv(opts.profile),
   })
   if (!result.ok) {
     const err = result.error

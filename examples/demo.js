@@ -11,7 +11,13 @@ const os = require('node:os')
 const path = require('node:path')
 const { execFileSync } = require('node:child_process')
 
-const mask = (s) => (typeof s === 'string' && s.length > 6 ? `${s.slice(0, 4)}…(${s.length} chars)` : '***')
+// A secret as the demo shows it: never the value, but enough to see that it changed (its
+// length and the first 8 hex digits of its SHA-256). These are demo tokens; the provider
+// itself prints no fingerprint of a real one.
+const mask = (s) =>
+  typeof s === 'string' && s.length > 6
+    ? `*** (${s.length} chars, sha-256 ${crypto.createHash('sha256').update(s).digest('hex').slice(0, 8)})`
+    : '***'
 
 function sandbox() {
   const home = fs.mkdtempSync(path.join(os.tmpdir(), 'sso-token-demo-'))

@@ -64,6 +64,11 @@ function profileName(given) {
   return given || process.env.AWS_PROFILE || 'default'
 }
 
+/** Whether v2's rule takes the profile name from AWS_PROFILE (a "not found" says so). */
+function profileFromEnv(given) {
+  return !given && !!process.env.AWS_PROFILE
+}
+
 // A window setting as v2's arithmetic reads it (`expiryWindow * 1000`): numbers, numeric
 // strings, Number objects. What cannot be read as a number (a BigInt, a Symbol, a throwing
 // valueOf) is NaN, which Rust refuses with the message naming the setting.
@@ -94,7 +99,8 @@ function failure(message, kind) {
  * A request for `profile`, or a thrown failure. Options: `expiryWindow` and
  * `advisoryWindow` (as the caller set them), `force` (refresh now through CreateToken),
  * `detail` (what the sso-token command prints), `env` (some variables replaced),
- * `version` (the snapshot version the caller holds).
+ * `version` (the snapshot version the caller holds), `profileFromEnv` (the name came from
+ * AWS_PROFILE).
  */
 function request(profile, options) {
   if (typeof profile !== 'string') throw failure('The "profile" option must be a string', KIND_BAD_ARGUMENT)
@@ -106,6 +112,7 @@ function request(profile, options) {
     force: !!options.force,
     detail: !!options.detail,
     version: options.version === undefined ? -1 : options.version,
+    profileFromEnv: !!options.profileFromEnv,
   }
 }
 
@@ -283,6 +290,7 @@ module.exports = {
   load,
   loadPromise,
   lookup,
+  profileFromEnv,
   profileName,
   request,
   seconds,

@@ -58,6 +58,8 @@ pub struct LoadRequest {
   pub detail: Option<bool>,
   /// The snapshot version the caller holds: an answer of that version leaves the token out.
   pub version: Option<f64>,
+  /// The profile name came from `AWS_PROFILE`.
+  pub profile_from_env: Option<bool>,
 }
 
 /// The outcome of one load or lookup, as handed to `lib/native.js`. On success it carries
@@ -243,6 +245,7 @@ struct Parsed {
 impl From<LoadRequest> for Parsed {
   fn from(r: LoadRequest) -> Self {
     let force_refresh = r.force.unwrap_or(false);
+    let profile_from_env = r.profile_from_env.unwrap_or(false);
     Parsed {
       env: CoreEnv::from_values(r.env),
       options: Window::from_secs_f64(r.expiry_window, r.advisory_window).map(|window| {
@@ -250,6 +253,7 @@ impl From<LoadRequest> for Parsed {
           profile: r.profile,
           window,
           force_refresh,
+          profile_from_env,
         }
       }),
       detail: r.detail.unwrap_or(false),

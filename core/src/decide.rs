@@ -254,7 +254,9 @@ mod tests {
     assert_eq!(
       serve_or_fail(f.now, f.expires_at, cause, "dev"),
       Err(Error::MissingTokenKey {
-        key: "clientSecret"
+        key: "clientSecret",
+        profile: "dev".into(),
+        incomplete: None
       })
     );
   }

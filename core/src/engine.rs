@@ -21,7 +21,7 @@ use crate::clock::{Clock, SystemClock};
 use crate::config::{self, TokenSource};
 use crate::decide::{self, decide, serve_or_fail, Band, Decision, Facts, Window};
 use crate::env::Env;
-use crate::error::{Error, RefreshCause};
+use crate::error::{ConfigFile, Error, RefreshCause};
 use crate::oidc::endpoint::{endpoint_for, Variants};
 use crate::oidc::{HttpsTransport, OidcError, Transport};
 use crate::refresh::{self, Outcome, Patience};
@@ -44,6 +44,8 @@ pub struct LoadOptions {
   pub window: Window,
   /// Refresh even a token valid beyond the window (`sso-token --refresh`).
   pub force_refresh: bool,
+  /// The profile name came from `AWS_PROFILE` (a "not found" message says so).
+  pub profile_from_env: bool,
 }
 
 impl LoadOptions {
@@ -53,6 +55,7 @@ impl LoadOptions {
       profile: profile.into(),
       window: Window::default(),
       force_refresh: false,
+      profile_from_env: false,
     }
   }
 }
@@ -548,6 +551,7 @@ impl Engine {
         profile: pair.0.clone(),
         window,
         force_refresh,
+        profile_from_env: false,
       };
       Some(self.decide(&pair.1, &opts, &held, None))
     })();
@@ -559,7 +563,13 @@ impl Engine {
     let config_path = env.config_file().ok_or(Error::NoHomeDir)?;
     let config_generation = lock(&self.watch).track(&config_path);
     let text = self.config_text(&config_path, config_generation)?;
-    let resolved = config::resolve(&text, &opts.profile)?;
+    let resolved = config::resolve(&text, &opts.profile).map_err(|e| {
+      e.in_config(ConfigFile {
+        exists: config_path.is_file(),
+        path: config_path.clone(),
+        profile_from_env: opts.profile_from_env,
+      })
+    })?;
     let home = env.home_dir().ok_or(Error::NoHomeDir)?;
     let path = cache_path(&home, resolved.source.cache_key());
     let cache_generation = lock(&self.watch).track(&path);

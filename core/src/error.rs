@@ -23,6 +23,8 @@ pub enum Error {
   ProfileNotFound {
     /// The profile asked for.
     profile: String,
+    /// The file looked in, once the load knows it.
+    config: Option<ConfigFile>,
   },
   /// The profile lacks a key it needs.
   MissingProfileProperty {
@@ -35,6 +37,8 @@ pub enum Error {
   SessionNotFound {
     /// The session named by the profile.
     session: String,
+    /// The file looked in, once the load knows it.
+    config: Option<ConfigFile>,
   },
   /// The session lacks a key it needs.
   MissingSessionProperty {
@@ -87,10 +91,16 @@ pub enum Error {
     /// The cache file.
     path: PathBuf,
   },
-  /// A key the load needs is missing from the cache file (or is not a non-empty string).
+  /// A key the load needs is missing from the cache file (or is not a non-empty string):
+  /// `accessToken` or `expiresAt` (the file is incomplete), or a refresh key of a token
+  /// that has expired.
   MissingTokenKey {
     /// The missing key.
     key: &'static str,
+    /// The profile asked for, for the advice to log in again.
+    profile: String,
+    /// The cache file, when the key is one every token file needs.
+    incomplete: Option<PathBuf>,
   },
   /// A legacy (`sso_start_url` in the profile) token has expired; those are never refreshed.
   LegacyTokenExpired {
@@ -112,6 +122,31 @@ pub enum Error {
     /// The panic message or the bug's description.
     cause: String,
   },
+}
+
+/// Where a profile or session was looked for: what a "not found" message names, so that a
+/// user sees which file was read and why that profile.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigFile {
+  /// The config file read.
+  pub path: PathBuf,
+  /// Whether it exists (a missing file reads as an empty config).
+  pub exists: bool,
+  /// The profile name came from `AWS_PROFILE`, not from the caller.
+  pub profile_from_env: bool,
+}
+
+impl fmt::Display for ConfigFile {
+  fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+    write!(f, " in config file \"{}\"", self.path.display())?;
+    if !self.exists {
+      f.write_str(" (the file does not exist)")?;
+    }
+    if self.profile_from_env {
+      f.write_str("; the profile name came from AWS_PROFILE")?;
+    }
+    Ok(())
+  }
 }
 
 /// Why a due refresh did not produce a token. `Display` is the text shown in parentheses
@@ -142,7 +177,11 @@ impl RefreshCause {
       RefreshCause::Legacy => Error::LegacyTokenExpired {
         profile: profile.into(),
       },
-      RefreshCause::MissingKey(key) => Error::MissingTokenKey { key },
+      RefreshCause::MissingKey(key) => Error::MissingTokenKey {
+        key,
+        profile: profile.into(),
+        incomplete: None,
+      },
       RefreshCause::FileGone(error) => *error,
       cause => Error::RefreshFailed { cause },
     }
@@ -153,7 +192,7 @@ impl fmt::Display for RefreshCause {
   fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
     match self {
       RefreshCause::Oidc(e) => write!(f, "{e}"),
-      RefreshCause::MissingKey(key) => write!(f, "({})", Error::MissingTokenKey { key }),
+      RefreshCause::MissingKey(key) => write!(f, "(Key \"{key}\" not present in SSO Token)"),
       RefreshCause::RegistrationExpired => f.write_str("(client registration expired)"),
       RefreshCause::Legacy => f.write_str("(legacy sso_start_url profiles are not refreshed)"),
       RefreshCause::Throttled => write!(
@@ -179,6 +218,21 @@ impl std::error::Error for RefreshCause {
 }
 
 impl Error {
+  /// This error with the config file it was looked for in, for the "not found" errors.
+  pub fn in_config(self, file: ConfigFile) -> Error {
+    match self {
+      Error::ProfileNotFound { profile, .. } => Error::ProfileNotFound {
+        profile,
+        config: Some(file),
+      },
+      Error::SessionNotFound { session, .. } => Error::SessionNotFound {
+        session,
+        config: Some(file),
+      },
+      other => other,
+    }
+  }
+
   /// The kind of failure, as the JavaScript layer receives it with the message: it decides
   /// from the kind, never from the text, what a caller may do next (a v3 `chain()` goes on
   /// to its next provider only for [`Error::MissingProfileProperty`] of `sso_session`, a
@@ -227,12 +281,19 @@ impl fmt::Display for Error {
         f,
         "Cannot find the home directory: set HOME (or AWS_CONFIG_FILE) to load SSO tokens"
       ),
-      Error::ProfileNotFound { profile } => write!(f, "Profile \"{profile}\" not found"),
+      // v2's texts first, word for word (callers match on them), then where and why.
+      Error::ProfileNotFound { profile, config } => {
+        write!(f, "Profile \"{profile}\" not found")?;
+        config.iter().try_for_each(|c| write!(f, "{c}"))
+      }
       Error::MissingProfileProperty { profile, property } => write!(
         f,
         "Profile \"{profile}\" is missing required property \"{property}\"."
       ),
-      Error::SessionNotFound { session } => write!(f, "Sso session \"{session}\" not found"),
+      Error::SessionNotFound { session, config } => {
+        write!(f, "Sso session \"{session}\" not found")?;
+        config.iter().try_for_each(|c| write!(f, "{c}"))
+      }
       Error::MissingSessionProperty { session, property } => write!(
         f,
         "Sso session \"{session}\" is missing required property \"{property}\"."
@@ -271,7 +332,18 @@ impl fmt::Display for Error {
         "Cached token file \"{}\" has an invalid \"expiresAt\" value",
         path.display()
       ),
-      Error::MissingTokenKey { key } => write!(f, "Key \"{key}\" not present in SSO Token"),
+      Error::MissingTokenKey {
+        key,
+        profile,
+        incomplete,
+      } => {
+        write!(f, "Key \"{key}\" not present in SSO Token")?;
+        match incomplete {
+          Some(path) => write!(f, ": the cache file \"{}\" is incomplete", path.display())?,
+          None => f.write_str(", and the token has expired")?,
+        }
+        write!(f, "; log in again with \"aws sso login --profile {profile}\"")
+      }
       Error::LegacyTokenExpired { profile } => write!(
         f,
         "SSO Token for profile \"{profile}\" has expired. Please log in using \"aws sso login\" for profile \"{profile}\"."
@@ -307,7 +379,21 @@ mod tests {
   fn messages_are_the_v2_texts() {
     let p = || "dev".to_string();
     let cases: Vec<(Error, &str)> = vec![
-      (Error::ProfileNotFound { profile: p() }, "Profile \"dev\" not found"),
+      (Error::ProfileNotFound { profile: p(), config: None }, "Profile \"dev\" not found"),
+      (
+        Error::ProfileNotFound {
+          profile: p(),
+          config: Some(ConfigFile { path: "/h/.aws/config".into(), exists: true, profile_from_env: true }),
+        },
+        "Profile \"dev\" not found in config file \"/h/.aws/config\"; the profile name came from AWS_PROFILE",
+      ),
+      (
+        Error::ProfileNotFound {
+          profile: p(),
+          config: Some(ConfigFile { path: "/cfg".into(), exists: false, profile_from_env: false }),
+        },
+        "Profile \"dev\" not found in config file \"/cfg\" (the file does not exist)",
+      ),
       (
         Error::MissingProfileProperty { profile: p(), property: "sso_session" },
         "Profile \"dev\" is missing required property \"sso_session\".",
@@ -317,8 +403,15 @@ mod tests {
         "Profile \"dev\" is missing required property \"sso_region\".",
       ),
       (
-        Error::SessionNotFound { session: "my sso".into() },
+        Error::SessionNotFound { session: "my sso".into(), config: None },
         "Sso session \"my sso\" not found",
+      ),
+      (
+        Error::SessionNotFound {
+          session: "s".into(),
+          config: Some(ConfigFile { path: "/cfg".into(), exists: true, profile_from_env: false }),
+        },
+        "Sso session \"s\" not found in config file \"/cfg\"",
       ),
       (
         Error::MissingSessionProperty { session: "s".into(), property: "sso_start_url" },
@@ -333,8 +426,12 @@ mod tests {
         "Cached token not found. Please log in using \"aws sso login\" for profile \"dev\".",
       ),
       (
-        Error::MissingTokenKey { key: "accessToken" },
-        "Key \"accessToken\" not present in SSO Token",
+        Error::MissingTokenKey { key: "accessToken", profile: p(), incomplete: Some("/c.json".into()) },
+        "Key \"accessToken\" not present in SSO Token: the cache file \"/c.json\" is incomplete; log in again with \"aws sso login --profile dev\"",
+      ),
+      (
+        Error::MissingTokenKey { key: "clientId", profile: p(), incomplete: None },
+        "Key \"clientId\" not present in SSO Token, and the token has expired; log in again with \"aws sso login --profile dev\"",
       ),
       (
         Error::LegacyTokenExpired { profile: p() },
@@ -406,7 +503,11 @@ mod tests {
     );
     assert_eq!(
       RefreshCause::MissingKey("clientId").into_error("dev"),
-      Error::MissingTokenKey { key: "clientId" }
+      Error::MissingTokenKey {
+        key: "clientId",
+        profile: "dev".into(),
+        incomplete: None
+      }
     );
     assert_eq!(
       RefreshCause::Throttled.into_error("dev"),

@@ -28,7 +28,7 @@ pub use clock::{Clock, SystemClock};
 pub use decide::Window;
 pub use engine::{Engine, LoadOptions, Loaded, Lookup, Pending, Settled, Snapshot, Step};
 pub use env::Env;
-pub use error::{Error, RefreshCause, ERROR_CODE};
+pub use error::{ConfigFile, Error, RefreshCause, ERROR_CODE};
 pub use refresh::Patience;
 pub use secret::Secret;
 

@@ -73,16 +73,19 @@ fn run(case: &Path) -> Result<(), String> {
     .rev()
     .find(|(k, _)| k == "AWS_PROFILE")
     .map(|(_, v)| v.as_str());
-  let profile = [expect["profile"].as_str(), aws_profile]
-    .into_iter()
-    .flatten()
-    .find(|p| !p.is_empty())
-    .unwrap_or("default");
+  let given = expect["profile"].as_str().filter(|p| !p.is_empty());
+  let from_env = aws_profile.filter(|p| !p.is_empty());
+  let profile = given.or(from_env).unwrap_or("default");
+  let opts = LoadOptions {
+    profile_from_env: given.is_none() && from_env.is_some(),
+    ..LoadOptions::new(profile)
+  };
+  let config_file = env.config_file().unwrap().display().to_string();
   let cache_dir = home.join(".aws/sso/cache");
   let before = files_under(&home);
   let clock = FakeClock::new();
   let oidc = Arc::new(FakeOidc::default());
-  let got = engine(&clock, &oidc).load_blocking(&env, &LoadOptions::new(profile));
+  let got = engine(&clock, &oidc).load_blocking(&env, &opts);
   let after = files_under(&home);
   let _ = fs::remove_dir_all(&home);
   if oidc.calls() != 0 {
@@ -98,7 +101,9 @@ fn run(case: &Path) -> Result<(), String> {
         .find(|(p, _)| p.starts_with(&cache_dir))
         .map(|(p, _)| p.display().to_string())
         .unwrap_or_default();
-      let want = want.replace("{cacheFile}", &cache_file);
+      let want = want
+        .replace("{cacheFile}", &cache_file)
+        .replace("{configFile}", &config_file);
       (e.to_string() == want)
         .then_some(())
         .ok_or(format!("error {e:?}, want {want:?}"))

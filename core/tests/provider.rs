@@ -311,7 +311,7 @@ fn a_valid_token_missing_refresh_keys_is_served_inside_the_window() {
     load(&engine(&clock, &oidc), &h, "dev")
       .unwrap_err()
       .to_string(),
-    "Key \"clientSecret\" not present in SSO Token"
+    "Key \"clientSecret\" not present in SSO Token, and the token has expired; log in again with \"aws sso login --profile dev\""
   );
   assert_eq!(oidc.calls(), 0);
 }

@@ -27,7 +27,8 @@ test('reports a missing profile to the callback', (done) => {
     profile: 'nope',
     callback(err) {
       expect(err.code).toBe('SSOTokenProviderFailure')
-      expect(err.message).toBe('Profile "nope" not found')
+      // v2's text, then the file it looked in.
+      expect(err.message).toBe(`Profile "nope" not found in config file "${sandbox.configPath}"`)
       done()
     },
   })

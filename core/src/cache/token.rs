@@ -106,11 +106,14 @@ impl CachedToken {
       Value::Object(map) => map,
       _ => Map::new(),
     };
-    let access_token = Secret::new(
-      string_field(&doc, "accessToken").ok_or(Error::MissingTokenKey { key: "accessToken" })?,
-    );
-    let expires_at =
-      string_field(&doc, "expiresAt").ok_or(Error::MissingTokenKey { key: "expiresAt" })?;
+    let missing = |key| Error::MissingTokenKey {
+      key,
+      profile: profile.into(),
+      incomplete: Some(path.to_path_buf()),
+    };
+    let access_token =
+      Secret::new(string_field(&doc, "accessToken").ok_or_else(|| missing("accessToken"))?);
+    let expires_at = string_field(&doc, "expiresAt").ok_or_else(|| missing("expiresAt"))?;
     let expires_at = parse_timestamp(expires_at).ok_or_else(|| Error::InvalidExpiresAt {
       path: path.to_path_buf(),
     })?;
@@ -299,19 +302,15 @@ mod tests {
       err("null"),
       "Cached token not found. Please log in using \"aws sso login\" for profile \"dev\"."
     );
-    assert_eq!(err("[]"), "Key \"accessToken\" not present in SSO Token");
-    assert_eq!(
-      err("{\"accessToken\":5}"),
-      "Key \"accessToken\" not present in SSO Token"
-    );
-    assert_eq!(
-      err("{\"accessToken\":\"\"}"),
-      "Key \"accessToken\" not present in SSO Token"
-    );
-    assert_eq!(
-      err("{\"accessToken\":\"t\"}"),
-      "Key \"expiresAt\" not present in SSO Token"
-    );
+    let incomplete = |key: &str| {
+      format!(
+        "Key \"{key}\" not present in SSO Token: the cache file \"/h/.aws/sso/cache/x.json\" is incomplete; log in again with \"aws sso login --profile dev\""
+      )
+    };
+    assert_eq!(err("[]"), incomplete("accessToken"));
+    assert_eq!(err("{\"accessToken\":5}"), incomplete("accessToken"));
+    assert_eq!(err("{\"accessToken\":\"\"}"), incomplete("accessToken"));
+    assert_eq!(err("{\"accessToken\":\"t\"}"), incomplete("expiresAt"));
     assert_eq!(
       err("{\"accessToken\":\"t\",\"expiresAt\":\"soon\"}"),
       "Cached token file \"/h/.aws/sso/cache/x.json\" has an invalid \"expiresAt\" value"

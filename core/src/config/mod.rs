@@ -172,6 +172,7 @@ fn token_source(
   if chosen.is_empty() {
     return Err(Error::ProfileNotFound {
       profile: profile.into(),
+      config: None,
     });
   }
 
@@ -196,6 +197,7 @@ fn token_source(
   if session_entries.is_empty() {
     return Err(Error::SessionNotFound {
       session: session.into(),
+      config: None,
     });
   }
   let missing_session = |property| Error::MissingSessionProperty {
