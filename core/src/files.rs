@@ -48,7 +48,7 @@ fn open_nonblocking(path: &Path) -> io::Result<File> {
 /// the inode's place: a file renamed over another keeps its own). Two reads with equal
 /// identities read the same bytes unless the file was rewritten in place within the
 /// file system's time granularity and at the same size, which is why change detection
-/// trusts an identity only to recognise its own writes (`crate::watch`).
+/// trusts an identity only to recognise its own writes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct FileId {
   dev: u64,
