@@ -232,14 +232,19 @@ function warm(provider, state) {
   return true
 }
 
+/** The request of `provider` now, or null when it cannot be built (the next load says why). */
+function requestOrNull(provider, state) {
+  try {
+    return requestOf(provider, state)
+  } catch {
+    return null
+  }
+}
+
 /** Asks the core about `state`'s token, synchronously; whether it answered with one. */
 function ask(provider, state) {
-  let req
-  try {
-    req = requestOf(provider, state)
-  } catch {
-    return false
-  }
+  const req = requestOrNull(provider, state)
+  if (!req) return false
   let answer = null
   const answered = native.lookup(req, (result) => (answer = result), state.keyRequest, state.key)
   // A pending answer is waited for by whoever asked; this call goes the slow way.
@@ -254,12 +259,8 @@ function ask(provider, state) {
  * only logged, as the token in memory is still valid.
  */
 function ahead(provider, state) {
-  let req
-  try {
-    req = requestOf(provider, state)
-  } catch {
-    return
-  }
+  const req = requestOrNull(provider, state)
+  if (!req) return
   const done = (result) => {
     if (result.ok) apply(state, result, req)
     else log('refresh ahead of %s failed: %s', req.profile, result.error.message)

@@ -223,6 +223,20 @@ function test(name, options, fn) {
 
 const delay = (ms) => new Promise((resolve) => setTimeout(resolve, ms))
 
+/**
+ * Runs `fn(token, home)` in a home whose profile `dev` has session `my-sso` with a fresh
+ * cached token, then removes the home.
+ */
+function withToken(fn) {
+  const token = freshToken()
+  const h = makeHome({
+    config: sessionConfig({ profile: 'dev', session: 'my-sso' }),
+    tokens: { 'my-sso': token },
+  })
+  useHome(h.home)
+  return Promise.resolve(fn(token, h)).finally(() => h.cleanup())
+}
+
 // Our messages where they extend v2's (core/src/error.rs, docs/behaviour.md §7): v2's text
 // first, word for word, then where it was looked for and what to do.
 const messages = {
@@ -240,6 +254,7 @@ const messages = {
 
 module.exports = {
   messages,
+  withToken,
   test,
   sha1,
   isoIn,

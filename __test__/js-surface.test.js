@@ -7,21 +7,11 @@
 
 const assert = require('node:assert/strict')
 const path = require('node:path')
-const { assertFailure, freshToken, loadOurs, makeHome, sessionConfig, test, useHome } = require('./helpers')
+const { assertFailure, freshToken, loadOurs, makeHome, sessionConfig, test, withToken } = require('./helpers')
 const { lastJson, runNode } = require('./oidc-server.js')
 
 const { SSOTokenProvider } = loadOurs()
 const BAD_WINDOW = 'The "expiryWindow" setting must be a number of seconds from 0 to 315360000 (ten years)'
-
-function withToken(fn) {
-  const token = freshToken()
-  const h = makeHome({
-    config: sessionConfig({ profile: 'dev', session: 'my-sso' }),
-    tokens: { 'my-sso': token },
-  })
-  useHome(h.home)
-  return Promise.resolve(fn(token, h)).finally(() => h.cleanup())
-}
 
 const settled = (promise) =>
   promise.then(

@@ -19,19 +19,9 @@
 //    file did not run": only when the runtime shuts down, which it never does.
 
 const assert = require('node:assert/strict')
-const { assertFailure, freshToken, loadOurs, makeHome, sessionConfig, test, useHome } = require('./helpers')
+const { assertFailure, loadOurs, makeHome, test, useHome, withToken } = require('./helpers')
 
 const { SSOTokenProvider } = loadOurs()
-
-function withToken(fn) {
-  const token = freshToken()
-  const h = makeHome({
-    config: sessionConfig({ profile: 'dev', session: 'my-sso' }),
-    tokens: { 'my-sso': token },
-  })
-  useHome(h.home)
-  return Promise.resolve(fn(token, h)).finally(() => h.cleanup())
-}
 
 const outcome = (promise) =>
   promise.then(
