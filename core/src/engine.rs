@@ -536,6 +536,9 @@ impl Engine {
       let pair = lock(&self.keys).by_id.get(&key).cloned()?;
       {
         let watch = lock(&self.watch);
+        if !watch.exact() {
+          return None;
+        }
         let unchanged = |path: &Path, generation: Option<u64>| {
           generation.is_some() && watch.current(path) == generation
         };

@@ -112,6 +112,8 @@ pub fn read_regular(path: &Path, cap: u64) -> Result<Vec<u8>, ReadError> {
 pub fn read_identified(path: &Path, cap: u64) -> Result<(Vec<u8>, FileId), ReadError> {
   let file = open_nonblocking(path).map_err(|e| match e.kind() {
     io::ErrorKind::NotFound => ReadError::NotFound,
+    // Windows refuses to open a folder as a file at all: say what it is, as on Unix.
+    _ if std::fs::metadata(path).is_ok_and(|m| !m.is_file()) => ReadError::NotRegular,
     _ => ReadError::Io(e),
   })?;
   let meta = file.metadata().map_err(ReadError::Io)?;

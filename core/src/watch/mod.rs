@@ -77,6 +77,12 @@ pub trait Notifier: Send {
   fn forget(&mut self, watch: WatchId);
   /// Appends the events queued since the last call, without waiting.
   fn drain(&mut self, events: &mut Vec<Event>);
+  /// Whether a poll sees every change that completed before it. Where events come late
+  /// (Wine relays them from inotify through wineserver: 0.2 to 10 ms here), they still
+  /// tell a warm call that something changed, but a reload reads the disk.
+  fn exact(&self) -> bool {
+    true
+  }
 }
 
 /// This platform's notifier, or why there is none.
@@ -188,8 +194,11 @@ impl Watch {
     let dir = path.parent()?.to_path_buf();
     self.folder(&dir).ok()?;
     if !self.files.contains_key(path) {
-      // A file reached through a symlink changes where the link points.
-      if let Ok(real) = std::fs::canonicalize(path) {
+      // A file that is a symlink changes where the link points, in a folder of its own (a
+      // config kept in a dotfiles repository). A symlinked folder needs nothing: its watch
+      // follows the link to the folder itself.
+      let linked = std::fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_symlink());
+      if let Some(real) = linked.then(|| std::fs::canonicalize(path).ok()).flatten() {
         if real != path {
           let real_dir = real.parent()?.to_path_buf();
           self.folder(&real_dir).ok()?;
@@ -241,6 +250,11 @@ impl Watch {
     if let Some(watch) = watch {
       self.watch_file(watch, path);
     }
+  }
+
+  /// Whether memory may answer a reload: the notifier sees every completed change at once.
+  pub fn exact(&self) -> bool {
+    self.notifier.as_ref().is_ok_and(|n| n.exact())
   }
 
   /// Drains the notifier and returns how many changes to tracked files were ever seen.

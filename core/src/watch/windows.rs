@@ -9,6 +9,7 @@ use std::ffi::OsString;
 use std::io;
 use std::os::windows::ffi::{OsStrExt, OsStringExt};
 use std::path::Path;
+use windows_sys::Win32::Foundation::WAIT_OBJECT_0;
 use windows_sys::Win32::Foundation::{
   CloseHandle, GetLastError, ERROR_IO_INCOMPLETE, ERROR_IO_PENDING, HANDLE, INVALID_HANDLE_VALUE,
 };
@@ -20,7 +21,8 @@ use windows_sys::Win32::Storage::FileSystem::{
   FILE_NOTIFY_CHANGE_LAST_WRITE, FILE_NOTIFY_CHANGE_SIZE, FILE_NOTIFY_INFORMATION,
   FILE_SHARE_DELETE, FILE_SHARE_READ, FILE_SHARE_WRITE, OPEN_EXISTING,
 };
-use windows_sys::Win32::System::Threading::CreateEventW;
+use windows_sys::Win32::System::LibraryLoader::{GetModuleHandleW, GetProcAddress};
+use windows_sys::Win32::System::Threading::{CreateEventW, WaitForSingleObject};
 use windows_sys::Win32::System::IO::{CancelIoEx, GetOverlappedResult, OVERLAPPED};
 
 /// `GetDriveTypeW`'s answer for a network drive.
@@ -40,9 +42,11 @@ fn wide(path: &Path) -> Vec<u16> {
 }
 
 pub(super) fn is_network_drive(dir: &Path) -> bool {
-  // The root of the path's volume: `C:\`, or `\\server\share\` (always remote).
+  // The root of the path's volume: `C:\`, or `\\server\share\` (always remote); a
+  // verbatim path (`\\?\C:\…`, what canonicalize gives) names its drive after the prefix.
   let text = dir.to_string_lossy();
-  if text.starts_with("\\\\") || text.starts_with("//") {
+  let text = text.strip_prefix(r"\\?\").unwrap_or(&text);
+  if text.starts_with("UNC\\") || text.starts_with("\\\\") || text.starts_with("//") {
     return true;
   }
   let root: Vec<u16> = text
@@ -54,6 +58,19 @@ pub(super) fn is_network_drive(dir: &Path) -> bool {
     .collect();
   // SAFETY: a NUL-terminated wide string we own.
   unsafe { GetDriveTypeW(root.as_ptr()) == DRIVE_REMOTE }
+}
+
+/// Whether this is Wine rather than Windows: Wine's ntdll exports `wine_get_version`.
+fn is_wine() -> bool {
+  static WINE: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+  *WINE.get_or_init(|| {
+    let ntdll: Vec<u16> = "ntdll.dll\0".encode_utf16().collect();
+    // SAFETY: looking up an export by name in a module every process has loaded.
+    unsafe {
+      let module = GetModuleHandleW(ntdll.as_ptr());
+      !module.is_null() && GetProcAddress(module, c"wine_get_version".as_ptr().cast()).is_some()
+    }
+  })
 }
 
 /// One folder's outstanding read. Boxed: the kernel writes into `buffer` and `overlapped`
@@ -86,17 +103,29 @@ impl Pending {
   }
 }
 
-impl Drop for Pending {
-  fn drop(&mut self) {
-    // SAFETY: our handles; the read is cancelled and waited for before the buffer goes.
+/// How long closing a watch waits for its cancelled read to end.
+const CANCEL_WAIT_MS: u32 = 1000;
+
+impl Pending {
+  /// Cancels the read and closes the handles. The kernel writes into the buffer and the
+  /// OVERLAPPED until the read has ended: if it has not ended within [`CANCEL_WAIT_MS`]
+  /// (Wine does not always end a read on a folder that was deleted), both are leaked
+  /// rather than freed under it.
+  fn close(mut self: Box<Self>) {
+    // SAFETY: our handles; the memory the read uses is freed only once it has ended.
     unsafe {
-      if self.issued {
+      // A read that already ended has its event set: the wait returns at once.
+      let ended = !self.issued || {
         CancelIoEx(self.dir, &self.overlapped);
-        let mut bytes = 0;
-        GetOverlappedResult(self.dir, &self.overlapped, &mut bytes, 1);
-      }
-      CloseHandle(self.overlapped.hEvent);
+        WaitForSingleObject(self.overlapped.hEvent, CANCEL_WAIT_MS) == WAIT_OBJECT_0
+      };
       CloseHandle(self.dir);
+      if ended {
+        CloseHandle(self.overlapped.hEvent);
+        self.issued = false;
+      } else {
+        Box::leak(self);
+      }
     }
   }
 }
@@ -108,6 +137,14 @@ unsafe impl Send for Pending {}
 pub(super) struct DirectoryChanges {
   folders: HashMap<WatchId, Box<Pending>>,
   next: WatchId,
+}
+
+impl Drop for DirectoryChanges {
+  fn drop(&mut self) {
+    for (_, pending) in self.folders.drain() {
+      pending.close();
+    }
+  }
 }
 
 impl Notifier for DirectoryChanges {
@@ -146,15 +183,23 @@ impl Notifier for DirectoryChanges {
       issued: false,
     });
     if !pending.issue() {
-      return Err(io::Error::last_os_error());
+      let e = io::Error::last_os_error();
+      pending.close();
+      return Err(e);
     }
     self.next += 1;
     self.folders.insert(self.next, pending);
     Ok(self.next)
   }
 
+  fn exact(&self) -> bool {
+    !is_wine()
+  }
+
   fn forget(&mut self, watch: WatchId) {
-    self.folders.remove(&watch);
+    if let Some(pending) = self.folders.remove(&watch) {
+      pending.close();
+    }
   }
 
   fn drain(&mut self, events: &mut Vec<Event>) {
