@@ -284,6 +284,7 @@ module.exports = {
   loadPromise,
   lookup,
   profileName,
+  readEnv,
   request,
   seconds,
 }

@@ -18,7 +18,7 @@ use crate::clock::Clock;
 use crate::env::Env;
 use crate::oidc::policy::Policy;
 use crate::oidc::{CreateTokenResponse, OidcError};
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, SubsecRound, Utc};
 use std::path::PathBuf;
 use std::sync::Mutex;
 
@@ -108,8 +108,10 @@ async fn exchange(
     }
     None => device_code(&plan, &oidc, &registration, clock, on_prompt).await?,
   };
+  // Whole seconds, as the file holds it: what the caller hears is what every reader sees.
   let expires_at = sent_at
     .checked_add_signed(chrono::Duration::seconds(token.expires_in))
+    .map(|t| t.trunc_subsecs(0))
     .ok_or_else(|| LoginError::Internal("the token's expiry is out of range".into()))?;
   Ok(Exchanged {
     plan,
