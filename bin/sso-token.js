@@ -30,8 +30,8 @@ login signs the profile in without the AWS CLI, caching the token where and as t
 logout signs out as "aws sso logout" does: every cached SSO token, or with --profile only
 that profile's (no $AWS_PROFILE default here).
 
-Exit codes: 0 token available (signed in, signed out), 1 no usable token or another
-failure, 2 usage error, 130 sign-in interrupted (Ctrl-C).`
+Exit codes: 0 token available, 1 no usable token or another failure, 2 usage error;
+login and logout: 0 done, 1 failed, 2 usage error, 130 sign-in interrupted (Ctrl-C).`
 
 // JSON.stringify escapes C0 but leaves DEL, C1, bidi controls and U+2028/U+2029 raw, and
 // many log viewers and terminals act on those. Outside strings JSON text is ASCII, so every
