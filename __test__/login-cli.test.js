@@ -208,6 +208,18 @@ test(
       )
       assert.equal((await browser).status, 200)
 
+      // An opener that cannot be started: the URL printed is all it takes.
+      fs.rmSync(s.tokenPath)
+      const empty = tempDir('sso-token-no-opener-')
+      const unopened = await run([BIN, 'login', '--profile', 'dev'], {
+        env: s.env({ DISPLAY: ':99', PATH: empty }),
+        onLine(line) {
+          if (line.includes('/authorize?')) playBrowser(line.trim())
+        },
+      })
+      assert.equal(unopened.code, 0, unopened.stderr)
+      assert.match(unopened.stdout, /^Attempting to open your default browser\./)
+
       // No DISPLAY: the device flow, its URL and code printed.
       fs.rmSync(s.tokenPath)
       const device = await run([BIN, 'login', '--profile', 'dev'], {

@@ -433,6 +433,26 @@ test('hostile or broken answers fail the sign-in whole, never echo a secret, wri
   }
 })
 
+test('a token that cannot be saved fails the sign-in with the path, and leaves no temp file', async (t) => {
+  if (process.platform === 'win32') return t.skip('a folder in place of the file is a POSIX rename error')
+  const s = await scenario()
+  try {
+    const file = s.home.cachePath(s.session)
+    fs.mkdirSync(file)
+    const err = await failure(
+      login({ profile: 'dev', openBrowser: false, onPrompt: (p) => playBrowser(p.authorizeUrl) }),
+      'LoginFailed',
+      new RegExp(
+        `^Signed in, but the token could not be saved to "${file.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}": `,
+      ),
+    )
+    assert.match(err.message, /directory/i)
+    assert.equal(s.files().filter((f) => f.endsWith('.tmp')).length, 0)
+  } finally {
+    await s.done()
+  }
+})
+
 test('logout: a Logout the portal refuses is a warning and the file still goes; a missing file is no error', async () => {
   const s = await scenario({
     hooks: { 'POST /logout': (req, res) => sendJson(res, 403, { message: 'nope' }) },
