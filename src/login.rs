@@ -139,6 +139,24 @@ impl LogoutResult {
   }
 }
 
+/// `of(outcome)`, a panic in it reported as the bug it is: it runs on the network thread,
+/// where a panic must not end the task without settling the promise.
+fn shaped<T, R>(
+  outcome: std::result::Result<T, LoginError>,
+  of: fn(std::result::Result<T, LoginError>) -> R,
+) -> R {
+  catch_unwind(AssertUnwindSafe(|| of(outcome)))
+    .unwrap_or_else(|panic| of(Err(LoginError::Internal(panic_message(&*panic)))))
+}
+
+/// The error a panic while starting becomes, thrown to the JS layer (which reports it).
+fn bug(panic: Box<dyn std::any::Any + Send>) -> Error {
+  Error::from_reason(format!(
+    "Internal error in sso-token-provider ({}); please report it",
+    panic_message(&*panic)
+  ))
+}
+
 type Resolver<T> = Box<dyn FnOnce(napi::Env) -> Result<T> + Send>;
 
 /// Settles `deferred` with `value` on the JS thread.
@@ -199,9 +217,8 @@ pub fn login<'env>(
     // A realm that has gone (a worker that ended) cannot hear it; the sign-in goes on.
     let _ = events.call(event, ThreadsafeFunctionCallMode::NonBlocking);
   };
-  let on_done = move |outcome: std::result::Result<LoggedIn, LoginError>| {
-    let result = catch_unwind(AssertUnwindSafe(|| LoginResult::of(outcome)))
-      .unwrap_or_else(|panic| LoginResult::of(Err(LoginError::Internal(panic_message(&*panic)))));
+  let on_done = move |outcome| {
+    let result = shaped(outcome, LoginResult::of);
     if let Some(map) = lock(&RUNNING).as_mut() {
       map.remove(&id);
     }
@@ -227,10 +244,7 @@ pub fn login<'env>(
       if let Some(map) = lock(&RUNNING).as_mut() {
         map.remove(&id);
       }
-      return Err(Error::from_reason(format!(
-        "Internal error in sso-token-provider ({}); please report it",
-        panic_message(&*panic)
-      )));
+      return Err(bug(panic));
     }
   }
   Ok(promise)
@@ -258,24 +272,15 @@ pub fn logout<'env>(env: &'env napi::Env, request: LogoutRequest) -> Result<Obje
   let options = LogoutOptions {
     profile: request.profile,
   };
-  let on_done = move |outcome: std::result::Result<LoggedOut, LoginError>| {
-    let result = catch_unwind(AssertUnwindSafe(|| LogoutResult::of(outcome)))
-      .unwrap_or_else(|panic| LogoutResult::of(Err(LoginError::Internal(panic_message(&*panic)))));
-    settle(deferred, result);
-  };
-  let started = catch_unwind(AssertUnwindSafe(|| {
+  let on_done = move |outcome| settle(deferred, shaped(outcome, LogoutResult::of));
+  catch_unwind(AssertUnwindSafe(|| {
     // Nothing cancels a sign-out: its handle is not kept.
     drop(login::start_logout(
       options,
       CoreEnv::from_values(request.env),
       on_done,
     ));
-  }));
-  if let Err(panic) = started {
-    return Err(Error::from_reason(format!(
-      "Internal error in sso-token-provider ({}); please report it",
-      panic_message(&*panic)
-    )));
-  }
+  }))
+  .map_err(bug)?;
   Ok(promise)
 }
