@@ -9,6 +9,9 @@
  */
 export declare const __napiBindingTarget: 'native' | 'wasm32-wasi' | 'wasm32-wasip1'
 
+/** Cancels the sign-in `id`: it ends with `LoginAborted`. False when none is under way. */
+export declare function cancelLogin(id: number): boolean
+
 /** Whether changes to files in `dir` would be seen: `watch`, or `none (<why>)`. */
 export declare function changeDetection(dir: string): string
 
@@ -96,6 +99,67 @@ export interface LoadResult {
   detail?: LoadDetail
 }
 
+/** Starts a sign-in; the promise resolves with a [`LoginResult`] once it has ended. */
+export declare function login(request: LoginRequest, onEvent: (arg: LoginEvent) => void): Promise<LoginResult>
+
+/** The prompt: what the user must open (and, for the device flow, type). */
+export interface LoginEvent {
+  /** `prompt`. */
+  type: string
+  /** `authorization_code` or `device_code`. */
+  flow: string
+  verificationUri: string
+  verificationUriComplete: string
+  userCode?: string
+  authorizeUrl?: string
+}
+
+/** One sign-in, as the JS layer asks for it. */
+export interface LoginRequest {
+  /** From `newLoginId()`: what `cancelLogin` names it by. */
+  id: number
+  profile: string
+  /** The values of `envVariables()`, in that order; `null` for unset. */
+  env: Array<string | undefined | null>
+  useDeviceCode: boolean
+  timeoutMs: number
+}
+
+/** How a sign-in ended. Never a token. */
+export interface LoginResult {
+  ok: boolean
+  kind?: string
+  message?: string
+  /** Milliseconds since the epoch. */
+  expiresAt?: number
+  startUrl?: string
+  cachePath?: string
+  flow?: string
+  /** A new client registration was made (else the cached one was used). */
+  registered?: boolean
+  warnings: Array<string>
+}
+
+/** Signs out; the promise resolves with a [`LogoutResult`]. */
+export declare function logout(request: LogoutRequest): Promise<LogoutResult>
+
+/** One sign-out. */
+export interface LogoutRequest {
+  /** Only this profile's token file; every token file when absent. */
+  profile?: string
+  env: Array<string | undefined | null>
+}
+
+/** How a sign-out ended. */
+export interface LogoutResult {
+  ok: boolean
+  kind?: string
+  message?: string
+  /** The files removed. */
+  removed: Array<string>
+  warnings: Array<string>
+}
+
 /**
  * The same load answered from memory, on this thread, when nothing it would read has
  * changed on disk: `null` when the files must be read (`load`).
@@ -107,6 +171,9 @@ export declare function lookup(request: LoadRequest): LoadResult | null
  * that neither changed): only numbers cross. `version` is the one the caller holds.
  */
 export declare function lookupKey(key: number, version: number, expiryWindow: number, advisoryWindow: number): LoadResult | null
+
+/** A number no other sign-in of this process has, whichever realm asks. */
+export declare function newLoginId(): number
 
 /**
  * Opens this realm's channel: `callback` gets the outcome of every refresh in the process,

@@ -835,11 +835,15 @@ function __napiStampBindingTarget(exportsObject, target) {
 // linked import resolves to `undefined`.
 module.exports.__napiBindingTarget = __napiStampBindingTarget(nativeBinding, __napiLoadedBindingTarget)
 module.exports = nativeBinding
+module.exports.cancelLogin = nativeBinding.cancelLogin
 module.exports.changeDetection = nativeBinding.changeDetection
 module.exports.changes = nativeBinding.changes
 module.exports.envVariables = nativeBinding.envVariables
 module.exports.ERROR_CODE = nativeBinding.ERROR_CODE
 module.exports.load = nativeBinding.load
+module.exports.login = nativeBinding.login
+module.exports.logout = nativeBinding.logout
 module.exports.lookup = nativeBinding.lookup
 module.exports.lookupKey = nativeBinding.lookupKey
+module.exports.newLoginId = nativeBinding.newLoginId
 module.exports.openChannel = nativeBinding.openChannel

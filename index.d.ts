@@ -115,5 +115,81 @@ export interface FromSsoFailure extends SSOTokenProviderFailure {
  */
 export declare function fromSso(init?: FromSsoInit): () => Promise<TokenIdentity>
 
+/** What the user must see to authorize a sign-in. */
+export interface LoginPrompt {
+  /** `'authorization_code'` (the browser comes back to this machine) or `'device_code'`. */
+  flow: 'authorization_code' | 'device_code'
+  /** The page to open: the authorize URL, or the device flow's verification page. */
+  verificationUri: string
+  /** The same with the user code filled in (the authorize URL for the code flow). */
+  verificationUriComplete: string
+  /** The code to enter on the verification page; `null` in the code flow. */
+  userCode: string | null
+  /** The authorize URL of the code flow; `null` in the device flow. */
+  authorizeUrl: string | null
+  /** Whether the browser is being opened with this URL. */
+  openingBrowser: boolean
+}
+
+/**
+ * What `login()` reads of an `AbortSignal` (declared here so that the typings need neither
+ * the DOM library nor `@types/node`; an `AbortController`'s `signal` fits).
+ */
+export interface AbortSignalLike {
+  readonly aborted: boolean
+  readonly reason?: unknown
+  addEventListener(type: 'abort', listener: () => void, options?: { once?: boolean }): void
+  removeEventListener(type: 'abort', listener: () => void): void
+}
+
+export interface LoginOptions {
+  /** Profile to sign in; default `AWS_PROFILE` if non-empty, else `'default'`. */
+  profile?: string
+  /**
+   * `true`: the device code flow (a code entered on any device). By default the
+   * authorization code flow with PKCE, or the device flow where no browser can be opened
+   * (Linux without `DISPLAY`/`WAYLAND_DISPLAY`); a profile holding its own
+   * `sso_start_url` always uses the device flow, as the AWS CLI does.
+   */
+  useDeviceCode?: boolean
+  /** Open the URL in the default browser; default `true`. */
+  openBrowser?: boolean
+  /** Called once when the user must act; without it the prompt is written to stderr. */
+  onPrompt?: (prompt: LoginPrompt) => void
+  /** Aborting it ends the sign-in (`kind` `'LoginAborted'`): the listener closes, nothing is written. */
+  signal?: AbortSignalLike
+  /** How long the sign-in may take, in milliseconds; default 600000 (10 minutes). */
+  timeoutMs?: number
+}
+
+/**
+ * Why a sign-in or sign-out failed: the usual error, with a `kind` to decide on
+ * (`'LoginTimedOut'`, `'LoginAborted'`, `'LoginDenied'`, `'LoginFailed'`, `'LogoutFailed'`,
+ * or the configuration's own, such as `'ProfileNotFound'`).
+ */
+export interface LoginFailure extends SSOTokenProviderFailure {
+  readonly kind: string
+}
+
+/**
+ * Signs a profile in without the AWS CLI, writing the token (and the client registration)
+ * where and as the AWS CLI does; providers in this process and others see the new token.
+ * Resolves with its expiry, never with the token. Throws a `TypeError` at once for a bad
+ * option; rejects with a {@link LoginFailure}.
+ */
+export declare function login(options?: LoginOptions): Promise<{ expiration: Date }>
+
+export interface LogoutOptions {
+  /** Only this profile's token file; without it every token in `~/.aws/sso/cache`, as `aws sso logout`. */
+  profile?: string
+}
+
+/**
+ * Signs out as `aws sso logout` does: the portal's Logout with each token, then the token
+ * files removed (registrations stay). Resolves with the files removed and what did not go as
+ * it should (a Logout that failed: the file is removed anyway).
+ */
+export declare function logout(options?: LogoutOptions): Promise<{ removed: string[]; warnings: string[] }>
+
 /** `'SSOTokenProviderFailure'`, the `code` and `name` of every error. */
 export declare const ERROR_CODE: 'SSOTokenProviderFailure'

@@ -3,11 +3,12 @@
 // The v2-shaped JavaScript layer: callbacks, promises, per-instance coalescing, the state
 // v2 users read (`token`, `expireTime`, `expired`). Every load runs in Rust
 // (lib/native.js -> src/lib.rs); this file only keeps that state and hands out results
-// on a later tick.
+// on a later tick. The sign-in and sign-out, login() and logout(), are lib/login.js's.
 
 const { inspect, debuglog } = require('node:util')
 const native = require('./lib/native.js')
 const holders = require('./lib/holders.js')
+const { login, logout } = require('./lib/login.js')
 
 const { ERROR_CODE, profileFromEnv, profileName, seconds } = native
 const log = debuglog('sso-token-provider')
@@ -386,4 +387,4 @@ function v3Failure(err) {
   return err
 }
 
-module.exports = { SSOTokenProvider, fromSso, ERROR_CODE }
+module.exports = { SSOTokenProvider, fromSso, login, logout, ERROR_CODE }

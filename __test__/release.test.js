@@ -124,6 +124,8 @@ describe('RELEASE: the eight tarballs scripts/pack.js makes for npm publish', { 
       'index.d.ts',
       'lib/native.js',
       'lib/holders.js',
+      'lib/login.js',
+      'lib/printable.js',
       'binding.js',
       'binding.d.ts',
       'bin/sso-token.js',
@@ -133,6 +135,7 @@ describe('RELEASE: the eight tarballs scripts/pack.js makes for npm publish', { 
       'build.rs',
       'rust-toolchain.toml',
       'src/lib.rs',
+      'src/login.rs',
       'core/Cargo.toml',
       'core/src/lib.rs',
       'core/src/oidc/transport.rs',
@@ -150,6 +153,9 @@ describe('RELEASE: the eight tarballs scripts/pack.js makes for npm publish', { 
           'core/src/oidc/test_server.rs',
           'core/src/oidc/transport_tests.rs',
           'core/src/watch/tests.rs',
+          'core/src/login/tests.rs',
+          'core/src/login/listener_tests.rs',
+          'core/src/login/calls_tests.rs',
         ].includes(f) ||
         /^(clippy\.toml|rustfmt\.toml|\.editorconfig|\.prettierrc\.json|\.prettierignore|\.gitignore|package-lock\.json)$/.test(
           f,

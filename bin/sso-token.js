@@ -1,15 +1,20 @@
 #!/usr/bin/env node
 'use strict'
 
-// sso-token: shows the state of a profile's SSO token; refreshes it with --refresh.
-// Exit codes: 0 token available, 1 no usable token (log in again) or another failure,
-// 2 usage error.
+// sso-token: shows the state of a profile's SSO token; refreshes it with --refresh;
+// `sso-token login` and `sso-token logout` sign in and out (docs/behaviour.md §10).
+// Exit codes: 0 token available (signed in, signed out), 1 no usable token (log in again)
+// or another failure, 2 usage error, 130 a sign-in interrupted by Ctrl-C.
 
 const path = require('node:path')
 const { changeDetection: detect, loadPromise, profileFromEnv, profileName } = require('../lib/native.js')
 const { SSOTokenProvider } = require('../index.js')
+const { printable } = require('../lib/printable.js')
+const { run: login, logout, promptText } = require('../lib/login.js')
 
 const USAGE = `Usage: sso-token [--profile NAME] [--refresh] [--json] [--show-token]
+       sso-token login [--profile NAME] [--use-device-code] [--no-browser] [--timeout SECONDS]
+       sso-token logout [--profile NAME]
 
 Shows the cached AWS SSO token of a profile: session, start URL, expiry, seconds left.
   --profile NAME  profile to read (default: $AWS_PROFILE, else "default")
@@ -18,24 +23,15 @@ Shows the cached AWS SSO token of a profile: session, start URL, expiry, seconds
   --show-token    include the access token itself (hidden by default)
   --help          show this text
 
-Exit codes: 0 token available, 1 no usable token or another failure, 2 usage error.`
+login signs the profile in without the AWS CLI, caching the token where and as the CLI does:
+  --use-device-code  sign in with a code entered on any device, not this machine's browser
+  --no-browser       print the URL instead of opening the browser
+  --timeout SECONDS  how long to wait for the sign-in (default 600)
+logout signs out as "aws sso logout" does: every cached SSO token, or with --profile only
+that profile's (no $AWS_PROFILE default here).
 
-// What a terminal would act on or show out of place if printed raw: C0 (LF too: only our
-// own line ends may start a line), DEL, C1, the bidi embeddings, overrides and isolates,
-// and the Unicode line and paragraph separators. The values come from files, argv, HOME
-// and the SSO OIDC server, so an OSC-8 link, a CR or an erase-line in one of them could
-// forge the lines around it.
-const UNSAFE = /[\u0000-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g
-const SHORT = { '\t': '\\t', '\n': '\\n', '\r': '\\r' }
-
-/** `value` for a text line: each unsafe character as `\x1b`, `\r`, `\u{202e}`. */
-function printable(value) {
-  return String(value).replace(UNSAFE, (c) => {
-    const code = c.charCodeAt(0)
-    if (SHORT[c]) return SHORT[c]
-    return code <= 0xff ? `\\x${code.toString(16).padStart(2, '0')}` : `\\u{${code.toString(16)}}`
-  })
-}
+Exit codes: 0 token available, 1 no usable token or another failure, 2 usage error;
+login and logout: 0 done, 1 failed, 2 usage error, 130 sign-in interrupted (Ctrl-C).`
 
 // JSON.stringify escapes C0 but leaves DEL, C1, bidi controls and U+2028/U+2029 raw, and
 // many log viewers and terminals act on those. Outside strings JSON text is ASCII, so every
@@ -58,31 +54,104 @@ function changeDetection(result) {
   return 'watch'
 }
 
+// Each command's options: a flag (true), or the name of the option its value sets.
+const OPTIONS = {
+  status: { '--profile': 'profile', '--refresh': true, '--json': true, '--show-token': true },
+  login: { '--profile': 'profile', '--use-device-code': true, '--no-browser': true, '--timeout': 'timeout' },
+  logout: { '--profile': 'profile' },
+}
+
+const camel = (flag) => flag.slice(2).replace(/-(.)/g, (_, c) => c.toUpperCase())
+
 function parseArgs(argv) {
-  const opts = { profile: undefined, refresh: false, json: false, showToken: false, help: false }
+  let command = 'status'
+  if (argv[0] === 'login' || argv[0] === 'logout') [command, ...argv] = argv
+  const allowed = OPTIONS[command]
+  const opts = { command, help: false }
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]
-    if (arg === '--profile' && i + 1 < argv.length) opts.profile = argv[++i]
-    else if (arg.startsWith('--profile=')) opts.profile = arg.slice('--profile='.length)
-    else if (arg === '--refresh') opts.refresh = true
-    else if (arg === '--json') opts.json = true
-    else if (arg === '--show-token') opts.showToken = true
-    else if (arg === '--help' || arg === '-h') opts.help = true
+    if (arg === '--help' || arg === '-h') {
+      opts.help = true
+      continue
+    }
+    const eq = arg.startsWith('--') ? arg.indexOf('=') : -1
+    const name = eq > 0 ? arg.slice(0, eq) : arg
+    const kind = Object.hasOwn(allowed, name) ? allowed[name] : undefined
+    if (kind === true && eq < 0) opts[camel(name)] = true
+    else if (typeof kind === 'string' && eq > 0) opts[kind] = arg.slice(eq + 1)
+    else if (typeof kind === 'string' && i + 1 < argv.length) opts[kind] = argv[++i]
     else return { error: `unknown or incomplete argument: ${arg}` }
   }
   return opts
 }
 
+function usageError(message) {
+  process.stderr.write(`sso-token: ${printable(message)}\n\n${USAGE}\n`)
+  return 2
+}
+
+/** `--timeout SECONDS` in milliseconds; undefined when not given, NaN when not usable. */
+function timeoutMs(text) {
+  if (text === undefined) return undefined
+  const seconds = text.trim() === '' ? NaN : Number(text)
+  const ms = Math.round(seconds * 1000)
+  return ms >= 1 && ms <= 86_400_000 ? ms : NaN
+}
+
+async function loginMain(opts) {
+  const timeout = timeoutMs(opts.timeout)
+  if (Number.isNaN(timeout)) return usageError('--timeout takes a number of seconds from 0.001 to 86400')
+  // Ctrl-C ends the sign-in cleanly (the listener closed, nothing written); a second one
+  // gets Node's default and ends the process at once.
+  const controller = new AbortController()
+  const interrupt = () => controller.abort()
+  process.once('SIGINT', interrupt)
+  try {
+    const done = await login({
+      profile: opts.profile,
+      useDeviceCode: opts.useDeviceCode ? true : undefined,
+      openBrowser: opts.noBrowser ? false : undefined,
+      timeoutMs: timeout,
+      signal: controller.signal,
+      onPrompt: (prompt) => process.stdout.write(promptText(prompt)),
+    })
+    for (const w of done.warnings) process.stderr.write(`sso-token: warning: ${printable(w)}\n`)
+    process.stdout.write(`Successfully logged into Start URL: ${printable(done.startUrl)}\n`)
+    return 0
+  } catch (err) {
+    process.stderr.write(`sso-token: ${printable(err && err.message)}\n`)
+    return err && err.kind === 'LoginAborted' ? 130 : 1
+  } finally {
+    process.removeListener('SIGINT', interrupt)
+  }
+}
+
+async function logoutMain(opts) {
+  try {
+    const done = await logout({ profile: opts.profile })
+    for (const w of done.warnings) process.stderr.write(`sso-token: warning: ${printable(w)}\n`)
+    const n = done.removed.length
+    process.stdout.write(
+      n === 0 && opts.profile !== undefined
+        ? `No cached SSO token for profile "${printable(opts.profile)}"; nothing to remove.\n`
+        : `Signed out: ${n} cached file${n === 1 ? '' : 's'} removed.\n`,
+    )
+    return 0
+  } catch (err) {
+    process.stderr.write(`sso-token: ${printable(err && err.message)}\n`)
+    return 1
+  }
+}
+
 async function main() {
   const opts = parseArgs(process.argv.slice(2))
-  if (opts.error) {
-    process.stderr.write(`sso-token: ${printable(opts.error)}\n\n${USAGE}\n`)
-    return 2
-  }
+  if (opts.error) return usageError(opts.error)
   if (opts.help) {
     process.stdout.write(`${USAGE}\n`)
     return 0
   }
+  if (opts.command === 'login') return loginMain(opts)
+  if (opts.command === 'logout') return logoutMain(opts)
   const profile = profileName(opts.profile)
   // No refresh ahead of need: this process ends at once, and would cut a background one short.
   const result = await loadPromise(profile, {

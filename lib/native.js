@@ -292,6 +292,7 @@ module.exports = {
   lookup,
   profileFromEnv,
   profileName,
+  readEnv,
   request,
   seconds,
 }

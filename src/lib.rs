@@ -10,6 +10,7 @@
 //!
 //! Failures come back as data (`ok: false`, with the error's `kind` and message) and
 //! `lib/native.js` turns them into v2-shaped errors, so every error is built in one place.
+//! The sign-in and sign-out are bound in `login.rs`.
 
 use napi::bindgen_prelude::*;
 use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
@@ -21,6 +22,8 @@ use sso_token_core::{
 };
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::Mutex;
+
+pub mod login;
 
 /// A token on its way to JavaScript. The JS string is made straight from the secret's
 /// bytes, so no plain copy is left on the Rust heap: the secret is zeroized when this is

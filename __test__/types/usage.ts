@@ -1,7 +1,7 @@
 // Compiled (never run) by __test__/types.test.js with `tsc --strict`.
 // Covers every public member of the package typings. `IsAny` guards make sure a member
 // is really typed (an `any` would let every line below compile).
-import { SSOTokenProvider, fromSso } from '../..'
+import { SSOTokenProvider, fromSso, login, logout, LoginPrompt, AbortSignalLike } from '../..'
 
 type IsAny<T> = 0 extends 1 & T ? true : false
 const notAny = <T>(_value: T, _check: IsAny<T> extends false ? true : never): void => undefined
@@ -92,7 +92,38 @@ async function useFromSso(): Promise<void> {
 }
 void useFromSso
 
+// ---- login / logout
+declare const signal: AbortSignalLike
+async function useLogin(): Promise<void> {
+  const { expiration } = await login({
+    profile: 'dev',
+    useDeviceCode: false,
+    openBrowser: false,
+    timeoutMs: 60_000,
+    signal,
+    onPrompt(prompt: LoginPrompt) {
+      const url: string = prompt.authorizeUrl ?? prompt.verificationUriComplete
+      const code: string | null = prompt.userCode
+      const flow: 'authorization_code' | 'device_code' = prompt.flow
+      ;(void url, code, flow)
+    },
+  })
+  notAny(expiration, true)
+  const ms: number = expiration.getTime()
+  const out = await logout({ profile: 'dev' })
+  const removed: string[] = out.removed
+  const warnings: string[] = (await logout()).warnings
+  ;(void ms, removed, warnings)
+}
+void useLogin
+
 // ---- wrong usages must be rejected
+// @ts-expect-error timeoutMs is a number
+login({ timeoutMs: '5s' })
+// @ts-expect-error login never resolves with a token
+login().then((r) => r.token)
+// @ts-expect-error logout's profile is a string
+logout({ profile: true })
 // @ts-expect-error profile must be a string
 new SSOTokenProvider({ profile: 42 })
 // @ts-expect-error callback must be a function

@@ -17,6 +17,7 @@ pub mod env;
 pub mod error;
 pub mod files;
 pub mod limits;
+pub mod login;
 pub mod oidc;
 pub mod refresh;
 pub mod runtime;

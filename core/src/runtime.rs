@@ -111,6 +111,16 @@ pub fn spawn_refresh_after(delay: Duration, future: impl Future<Output = ()> + S
   }
 }
 
+/// Runs `future` as a task of its own on the network thread, outside the refresh places: a
+/// sign-in (docs/behaviour.md §10) waits on a person for minutes and must not hold one.
+/// `None` when there is no network thread. Dropping the handle leaves the task running;
+/// aborting it drops the future at its next await.
+pub fn spawn_task<T: Send + 'static>(
+  future: impl Future<Output = T> + Send + 'static,
+) -> Option<tokio::task::JoinHandle<T>> {
+  net().map(|net| net.handle.spawn(future))
+}
+
 /// Runs `future` to its end on the calling thread, with a runtime of its own (the
 /// `sso-token` command's sign-in, tests). Never call it on the network thread. Fails only
 /// when the operating system refuses the runtime's own descriptors.

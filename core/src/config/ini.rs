@@ -102,12 +102,19 @@ pub fn sections(text: &str) -> Vec<Section<'_>> {
 
 /// The `(key, value)` assignments of a section body, in order.
 pub fn assignments(body: &str) -> impl Iterator<Item = (&str, &str)> {
+  // v2 drops a key with an empty value.
+  entries(body).filter(|(_, value)| !value.is_empty())
+}
+
+/// [`assignments`] with the lines whose value is empty (`key =`) kept, as `(key, "")`: the
+/// AWS CLI (Python's configparser) reads those as empty values, which the sign-in needs for
+/// `sso_registration_scopes` (docs/behaviour.md §10).
+pub fn entries(body: &str) -> impl Iterator<Item = (&str, &str)> {
   body.split('\n').filter_map(|line| {
     let line = trim_js(strip_comment(line));
-    // An assignment needs `=` neither first nor last on the trimmed line, so neither the
-    // key nor the value can be empty.
+    // `=` first on the trimmed line would make the key empty.
     let eq = line.find('=')?;
-    (eq != 0 && eq != line.len() - 1).then(|| (trim_js(&line[..eq]), trim_js(&line[eq + 1..])))
+    (eq != 0).then(|| (trim_js(&line[..eq]), trim_js(&line[eq + 1..])))
   })
 }
 

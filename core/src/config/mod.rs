@@ -121,6 +121,20 @@ pub fn read_config_text(path: &Path) -> Result<String, Error> {
   }
 }
 
+/// The value of `key` in the `[sso-session NAME]` sections of `text` (later sections and
+/// lines win), a line with an empty value included as `Some("")`. Only the sign-in reads
+/// settings this way: the AWS CLI takes an empty `sso_registration_scopes` as an empty list,
+/// which names another registration than no scopes at all (docs/behaviour.md §10).
+pub fn session_setting(text: &str, session: &str, key: &str) -> Option<String> {
+  ini::sections(text)
+    .iter()
+    .filter(|s| strip_kind(s.name, "sso-session") == Some(session))
+    .flat_map(|s| ini::entries(s.body))
+    .filter(|(k, _)| k.eq_ignore_ascii_case(key))
+    .last()
+    .map(|(_, v)| v.to_string())
+}
+
 /// What a load needs from the config file for one profile.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Resolved {
@@ -328,6 +342,21 @@ mod tests {
       resolve(text, "old").unwrap_err().to_string(),
       "Profile \"old\" is missing required property \"sso_region\"."
     );
+  }
+
+  #[test]
+  fn a_session_setting_keeps_an_empty_value_and_the_last_line() {
+    let text = "[sso-session s]\nsso_registration_scopes = a, b\n[sso-session t]\nSSO_REGISTRATION_SCOPES =\n[sso-session s]\nsso_registration_scopes = c\n";
+    assert_eq!(
+      session_setting(text, "s", "sso_registration_scopes").as_deref(),
+      Some("c")
+    );
+    assert_eq!(
+      session_setting(text, "t", "sso_registration_scopes").as_deref(),
+      Some("")
+    );
+    assert_eq!(session_setting(text, "u", "sso_registration_scopes"), None);
+    assert_eq!(session_setting(text, "s", "sso_region"), None);
   }
 
   #[test]

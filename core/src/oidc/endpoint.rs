@@ -1,8 +1,9 @@
 //! Where CreateToken goes (docs/behaviour.md §5): `AWS_ENDPOINT_URL_SSO_OIDC`, else the
 //! host the SSO OIDC endpoint rule set gives for the region, its partition and the FIPS and
-//! dual-stack settings. The request carries the refresh token and the client secret, so a
-//! region that is not a host label is refused before any URL is built, and the built URL's
-//! host is checked to be exactly the one the rules name.
+//! dual-stack settings; the sign-in's calls and the portal's Logout (§10) go by the same
+//! rules ([`service_endpoint`]). The request carries the refresh token and the client
+//! secret, so a region that is not a host label is refused before any URL is built, and the
+//! built URL's host is checked to be exactly the one the rules name.
 
 use super::OidcError;
 use crate::env::Env;
@@ -146,6 +147,66 @@ pub fn partition_of(region: &str) -> &'static Partition {
     .map_or(&PARTITIONS[0], |(p, _)| p)
 }
 
+/// A service whose endpoint rule set this crate follows. SSO OIDC and the SSO portal
+/// (Logout, docs/behaviour.md §10) have rule sets of the same shape: `{prefix}.{region}`
+/// under the partition's DNS suffix, `{fips_prefix}.` with FIPS (GovCloud keeping the
+/// plain one), and a service-specific endpoint variable.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Service {
+  /// The host's first labels: `oidc`, `portal.sso`.
+  pub prefix: &'static str,
+  /// The same with FIPS: `oidc-fips`, `portal.sso-fips`.
+  pub fips_prefix: &'static str,
+  /// The service-specific endpoint variable.
+  pub variable: &'static str,
+}
+
+/// SSO OIDC: CreateToken, RegisterClient, StartDeviceAuthorization, the authorize page.
+pub const SSO_OIDC: Service = Service {
+  prefix: "oidc",
+  fips_prefix: "oidc-fips",
+  variable: "AWS_ENDPOINT_URL_SSO_OIDC",
+};
+
+/// The SSO portal: Logout.
+pub const SSO_PORTAL: Service = Service {
+  prefix: "portal.sso",
+  fips_prefix: "portal.sso-fips",
+  variable: "AWS_ENDPOINT_URL_SSO",
+};
+
+/// What a refused region belongs to, as a message names it.
+#[derive(Debug, Clone, Copy)]
+pub enum Owner<'a> {
+  /// `sso_region` of `[sso-session NAME]`.
+  Session(&'a str),
+  /// `sso_region` of a profile holding its own `sso_start_url`.
+  Profile(&'a str),
+  /// `region` of a token cache file.
+  File(&'a std::path::Path),
+}
+
+impl Owner<'_> {
+  /// `sso_region "<region>" of sso-session "<name>"`, and the like, escaped.
+  fn name_region(&self, region: &str) -> String {
+    let region = region.escape_debug();
+    match self {
+      Owner::Session(s) => format!(
+        "sso_region \"{region}\" of sso-session \"{}\"",
+        s.escape_debug()
+      ),
+      Owner::Profile(p) => format!(
+        "sso_region \"{region}\" of profile \"{}\"",
+        p.escape_debug()
+      ),
+      Owner::File(path) => format!(
+        "region \"{region}\" of the cache file \"{}\"",
+        path.display().to_string().escape_debug()
+      ),
+    }
+  }
+}
+
 /// The endpoint for `region`: `AWS_ENDPOINT_URL_SSO_OIDC` unless
 /// `AWS_IGNORE_CONFIGURED_ENDPOINT_URLS=true`, else the rule set's host. Never the global
 /// `AWS_ENDPOINT_URL`: the refresh token and client secret do not follow an emulator
@@ -156,10 +217,23 @@ pub fn endpoint_for(
   variants: Variants,
   env: &Env,
 ) -> Result<String, OidcError> {
+  service_endpoint(SSO_OIDC, region, Owner::Session(session), variants, env)
+}
+
+/// The endpoint of `service` for `region`: its variable unless
+/// `AWS_IGNORE_CONFIGURED_ENDPOINT_URLS=true`, else the rule set's host; never the global
+/// `AWS_ENDPOINT_URL`. `owner` names where the region came from in messages.
+pub fn service_endpoint(
+  service: Service,
+  region: &str,
+  owner: Owner<'_>,
+  variants: Variants,
+  env: &Env,
+) -> Result<String, OidcError> {
   let ignore = env
     .get("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS")
     .is_some_and(|v| v.eq_ignore_ascii_case("true"));
-  if let Some(url) = env.get("AWS_ENDPOINT_URL_SSO_OIDC").filter(|_| !ignore) {
+  if let Some(url) = env.get(service.variable).filter(|_| !ignore) {
     // The rule set's own refusals: these variants are not promised of a custom endpoint.
     if variants.fips {
       return Err(OidcError::Refused(
@@ -175,19 +249,23 @@ pub fn endpoint_for(
   }
   if !is_valid_region(region) {
     return Err(OidcError::Refused(format!(
-      "sso_region \"{}\" of sso-session \"{}\" is not a valid region name",
-      region.escape_debug(),
-      session.escape_debug()
+      "{} is not a valid region name",
+      owner.name_region(region)
     )));
   }
   let partition = partition_of(region);
+  let Service {
+    prefix,
+    fips_prefix,
+    ..
+  } = service;
   let host = match (variants.fips, variants.dual_stack) {
-    (true, true) => format!("oidc-fips.{region}.{}", partition.dual_stack_dns_suffix),
+    (true, true) => format!("{fips_prefix}.{region}.{}", partition.dual_stack_dns_suffix),
     // GovCloud's regular endpoints are FIPS endpoints already.
-    (true, false) if partition.name == "aws-us-gov" => format!("oidc.{region}.amazonaws.com"),
-    (true, false) => format!("oidc-fips.{region}.{}", partition.dns_suffix),
-    (false, true) => format!("oidc.{region}.{}", partition.dual_stack_dns_suffix),
-    (false, false) => format!("oidc.{region}.{}", partition.dns_suffix),
+    (true, false) if partition.name == "aws-us-gov" => format!("{prefix}.{region}.amazonaws.com"),
+    (true, false) => format!("{fips_prefix}.{region}.{}", partition.dns_suffix),
+    (false, true) => format!("{prefix}.{region}.{}", partition.dual_stack_dns_suffix),
+    (false, false) => format!("{prefix}.{region}.{}", partition.dns_suffix),
   };
   let url = format!("https://{host}");
   // Belt and braces: the URL must name exactly that host, on the default port.
@@ -424,6 +502,98 @@ mod tests {
     ] {
       assert_eq!(url(region, fips, ds), want, "{region} fips={fips} ds={ds}");
     }
+  }
+
+  /// The SSO rule set (botocore `data/sso/2019-06-10/endpoint-rule-set-1.json`): the same
+  /// shape under `portal.sso`, with `AWS_ENDPOINT_URL_SSO`.
+  #[test]
+  fn the_portal_endpoint_follows_the_sso_rule_set() {
+    let portal = |region: &str, fips, dual_stack, env: &Env| {
+      service_endpoint(
+        SSO_PORTAL,
+        region,
+        Owner::Profile("p"),
+        Variants { fips, dual_stack },
+        env,
+      )
+    };
+    let none = Env::default();
+    for (region, fips, ds, want) in [
+      (
+        "us-east-1",
+        false,
+        false,
+        "https://portal.sso.us-east-1.amazonaws.com",
+      ),
+      (
+        "us-east-1",
+        true,
+        false,
+        "https://portal.sso-fips.us-east-1.amazonaws.com",
+      ),
+      (
+        "us-east-1",
+        false,
+        true,
+        "https://portal.sso.us-east-1.api.aws",
+      ),
+      (
+        "us-east-1",
+        true,
+        true,
+        "https://portal.sso-fips.us-east-1.api.aws",
+      ),
+      (
+        "us-gov-west-1",
+        true,
+        false,
+        "https://portal.sso.us-gov-west-1.amazonaws.com",
+      ),
+      (
+        "cn-north-1",
+        false,
+        false,
+        "https://portal.sso.cn-north-1.amazonaws.com.cn",
+      ),
+    ] {
+      assert_eq!(portal(region, fips, ds, &none).unwrap(), want, "{region}");
+    }
+    let env = Env::from_pairs(&[
+      ("AWS_ENDPOINT_URL_SSO", "http://127.0.0.1:7/"),
+      ("AWS_ENDPOINT_URL_SSO_OIDC", "http://127.0.0.1:9"),
+    ]);
+    assert_eq!(
+      portal("us-east-1", false, false, &env).unwrap(),
+      "http://127.0.0.1:7"
+    );
+    assert_eq!(
+      service_endpoint(
+        SSO_OIDC,
+        "x",
+        Owner::Profile("p"),
+        Variants::default(),
+        &env
+      )
+      .unwrap(),
+      "http://127.0.0.1:9"
+    );
+    assert_eq!(
+      portal("x y", false, false, &none).unwrap_err().to_string(),
+      "(sso_region \"x y\" of profile \"p\" is not a valid region name)"
+    );
+    let file = std::path::Path::new("/h/t.json");
+    assert_eq!(
+      service_endpoint(
+        SSO_PORTAL,
+        "",
+        Owner::File(file),
+        Variants::default(),
+        &none
+      )
+      .unwrap_err()
+      .to_string(),
+      "(region \"\" of the cache file \"/h/t.json\" is not a valid region name)"
+    );
   }
 
   #[test]

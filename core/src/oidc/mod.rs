@@ -23,7 +23,7 @@ pub mod transport;
 pub mod wire;
 
 #[cfg(test)]
-mod test_server;
+pub(crate) mod test_server;
 
 pub use endpoint::endpoint_for;
 pub use transport::HttpsTransport;

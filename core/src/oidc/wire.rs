@@ -108,7 +108,10 @@ fn take_response(fields: &mut Map<String, Value>) -> Result<CreateTokenResponse,
 }
 
 /// Moves a string field into a [`Secret`] (zeroized on drop); `Err` when it is not a string.
-fn take_secret(fields: &mut Map<String, Value>, key: &str) -> Result<Option<Secret>, ()> {
+pub(crate) fn take_secret(
+  fields: &mut Map<String, Value>,
+  key: &str,
+) -> Result<Option<Secret>, ()> {
   match fields.remove(key) {
     None | Some(Value::Null) => Ok(None),
     Some(Value::String(s)) => Ok(Some(Secret::new(s))),
@@ -121,7 +124,7 @@ fn take_secret(fields: &mut Map<String, Value>, key: &str) -> Result<Option<Secr
 
 /// A header value may not hold CR, LF or NUL; a token that does would break the requests
 /// that later carry it.
-fn has_control(s: &str) -> bool {
+pub(crate) fn has_control(s: &str) -> bool {
   s.chars().any(char::is_control)
 }
 
