@@ -13,6 +13,7 @@ const test = require('node:test')
 const { makeHome, sessionConfig, uniqueName, tempDir, assertFailure } = require('./support/home.js')
 const { startIdentityCenter, playBrowser, get, listening } = require('./support/identity-center.js')
 const { runNode } = require('./oidc-server.js')
+const { messages } = require('./helpers.js')
 
 const ROOT = path.join(__dirname, '..')
 const BIN = path.join(ROOT, 'bin', 'sso-token.js')
@@ -252,7 +253,7 @@ test('sso-token login and logout: usage errors exit 2, failures 1 with the messa
     }
     const missing = await run([BIN, 'login', '--profile', 'nope'], { env: s.env() })
     assert.equal(missing.code, 1)
-    assert.equal(missing.stderr, 'sso-token: Profile "nope" not found\n')
+    assert.equal(missing.stderr, `sso-token: ${messages.profileNotFound('nope', s.home.configPath)}\n`)
     const timeout = await run([BIN, 'login', '--profile', 'dev', '--no-browser', '--timeout', '0.3'], {
       env: s.env(),
     })

@@ -17,6 +17,7 @@ const {
   oidcError,
 } = require('./support/identity-center.js')
 const { sendJson } = require('./oidc-server.js')
+const { messages } = require('./helpers.js')
 
 const ROOT = require('node:path').join(__dirname, '..')
 const { login, logout } = require(ROOT)
@@ -112,12 +113,9 @@ test('bad options are a TypeError at once, before anything starts', async () => 
 test('configuration errors keep the provider’s messages and kinds', async () => {
   const s = await scenario({ region: 'evil.example/x' })
   try {
-    await failure(
-      login({ profile: 'nope', openBrowser: false }),
-      'ProfileNotFound',
-      'Profile "nope" not found',
-    )
-    await failure(logout({ profile: 'nope' }), 'ProfileNotFound', 'Profile "nope" not found')
+    const notFound = messages.profileNotFound('nope', s.home.configPath)
+    await failure(login({ profile: 'nope', openBrowser: false }), 'ProfileNotFound', notFound)
+    await failure(logout({ profile: 'nope' }), 'ProfileNotFound', notFound)
     // The region is checked before any connection (the endpoint variable aside).
     s.home.use({ AWS_ENDPOINT_URL_SSO_OIDC: undefined })
     await failure(

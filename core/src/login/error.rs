@@ -240,6 +240,7 @@ mod tests {
       (
         LoginError::Config(Error::ProfileNotFound {
           profile: "p".into(),
+          config: None,
         }),
         "ProfileNotFound",
         "Profile \"p\" not found",

@@ -8,7 +8,7 @@ use super::registration::{parse_scopes, registration_key, Flow};
 use crate::cache::cache_path;
 use crate::config::{self, TokenSource};
 use crate::env::Env;
-use crate::error::Error;
+use crate::error::{ConfigFile, Error};
 use crate::oidc::endpoint::{service_endpoint, Owner, Variants, SSO_OIDC};
 use std::path::PathBuf;
 use std::time::Duration;
@@ -76,7 +76,13 @@ pub fn read_profile(env: &Env, profile: &str) -> Result<Profile, LoginError> {
   let config_path = env.config_file().ok_or(Error::NoHomeDir)?;
   let home = env.home_dir().ok_or(Error::NoHomeDir)?;
   let text = config::read_config_text(&config_path)?;
-  let resolved = config::resolve(&text, profile)?;
+  let resolved = config::resolve(&text, profile).map_err(|e| {
+    e.in_config(ConfigFile {
+      exists: config_path.is_file(),
+      path: config_path.clone(),
+      profile_from_env: false,
+    })
+  })?;
   let scopes = resolved
     .source
     .session_name()
@@ -226,7 +232,14 @@ mod tests {
     let e = Plan::new(&env, &LoginOptions::new("nope")).unwrap_err();
     assert_eq!(
       (e.kind(), e.to_string().as_str()),
-      ("ProfileNotFound", "Profile \"nope\" not found")
+      (
+        "ProfileNotFound",
+        format!(
+          "Profile \"nope\" not found in config file \"{}\"",
+          home.join(".aws/config").display()
+        )
+        .as_str()
+      )
     );
     std::fs::remove_dir_all(&home).unwrap();
   }
