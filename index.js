@@ -8,7 +8,6 @@
 const { inspect, debuglog } = require('node:util')
 const native = require('./lib/native.js')
 const holders = require('./lib/holders.js')
-const { login, logout } = require('./lib/login.js')
 
 const { ERROR_CODE, profileFromEnv, profileName, seconds } = native
 const log = debuglog('sso-token-provider')
@@ -386,5 +385,10 @@ function v3Failure(err) {
   err.tryNextLink = err.kind === 'NotAnSsoProfile'
   return err
 }
+
+// Loaded on first use: a process that only reads tokens never pays for the sign-in's
+// modules (child_process among them) at require.
+const login = (options) => require('./lib/login.js').login(options)
+const logout = (options) => require('./lib/login.js').logout(options)
 
 module.exports = { SSOTokenProvider, fromSso, login, logout, ERROR_CODE }
