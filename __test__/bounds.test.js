@@ -3,7 +3,7 @@
 // What a process spends on refreshes is bounded, and no refresh waits behind another
 // (docs/behaviour.md §5, threads): every refresh is a task on the one network thread,
 // holding no thread while it waits; writes go to at most 8 short-lived blocking threads;
-// at most 256 refreshes (fewer under a low open-file limit) hold a socket and a lock file
+// at most 512 refreshes (fewer under a low open-file limit) hold a socket and a lock file
 // at once.
 
 const assert = require('node:assert/strict')
@@ -15,7 +15,7 @@ const LINUX = process.platform !== 'linux' && 'counts threads through /proc'
 const WORKER = path.join(__dirname, 'workers', 'many-refreshes.js')
 // The network thread and the runtime's blocking threads.
 const MAX_NEW_THREADS = 1 + 8
-const MAX_IN_FLIGHT = 256
+const MAX_IN_FLIGHT = 512
 
 async function run(env) {
   const r = await runNode([WORKER], { env: childEnv(env), timeoutMs: 90_000 }).done

@@ -23,7 +23,7 @@ pub const MAX_BLOCKING_THREADS: usize = 8;
 pub const IDLE_EXIT: Duration = Duration::from_secs(10);
 
 /// Refreshes that may hold a connection and a lock file at once, at most.
-pub const MAX_REFRESHES_IN_FLIGHT: usize = 256;
+pub const MAX_REFRESHES_IN_FLIGHT: usize = 512;
 
 /// Refreshes that may hold a connection and a lock file at once in this process:
 /// [`MAX_REFRESHES_IN_FLIGHT`], or an eighth of the open-file limit when that is lower, so
