@@ -190,7 +190,7 @@ function readOr(read, fallback) {
 }
 
 /** The load request of `provider` now, or a thrown failure (a bad profile or environment). */
-function requestOf(provider, state, extra) {
+function requestOf(provider, state) {
   // A throwing getter reads as unusable: the load then says which setting is wrong.
   const profile = readOr(() => provider.profile, undefined)
   return native.request(profile, {
@@ -199,7 +199,6 @@ function requestOf(provider, state, extra) {
     advisoryWindow: readOr(() => provider.advisoryWindow, NaN),
     env: state.env,
     version: state.version,
-    ...extra,
   })
 }
 
@@ -278,9 +277,7 @@ function ahead(provider, state) {
 function send(state, req, done) {
   if (native.lookup(req, (result) => setImmediate(done, result), state.keyRequest, state.key)) return
   const changes = native.changes(true)
-  native.load(req, (result) =>
-    done(result.ok && result.changes === undefined ? { ...result, changes } : result),
-  )
+  native.load(req, (result) => done(result.ok ? { ...result, changes } : result))
 }
 
 // Adds a waiter to the instance's load, starting one if none is under way. Nothing thrown

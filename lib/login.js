@@ -16,11 +16,7 @@ const DEFAULT_TIMEOUT_MS = 600_000
 // Twin of MAX_TIMEOUT in core/src/login/plan.rs.
 const MAX_TIMEOUT_MS = 86_400_000
 
-const bug = (e) =>
-  native.failure(
-    `Internal error in sso-token-provider (${String((e && e.message) || e)}); please report it`,
-    'Internal',
-  )
+const bug = native.internalError
 
 function optionsObject(options, fn) {
   if (options === undefined || options === null) return {}

@@ -152,13 +152,22 @@ function sameSource(a, b) {
   return true
 }
 
-const bug = (e) => ({
-  ok: false,
-  error: failure(
+/** The error of a bug of ours: a binding call that threw or rejected (Error::Internal's twin). */
+function internalError(e) {
+  return failure(
     `Internal error in sso-token-provider (${String((e && e.message) || e)}); please report it`,
     'Internal',
-  ),
-})
+  )
+}
+
+const bug = (e) => ({ ok: false, error: internalError(e) })
+
+/** Hands a binding result to `onResult`: at once, or once the refresh it names ends. */
+function deliver(r, onResult) {
+  const result = fromBinding(r)
+  if (result.pending !== undefined) wait(result, onResult)
+  else onResult(result)
+}
 
 // Calls waiting for a refresh, by its number; the event loop is held open while there are
 // any (the channel itself never holds it: a refresh ahead of need must not keep Node alive).
@@ -231,9 +240,7 @@ function lookup(req, onResult, last, key) {
     return true
   }
   if (r === null || r === undefined) return false
-  const result = fromBinding(r)
-  if (result.pending !== undefined) wait(result, onResult)
-  else onResult(result)
+  deliver(r, onResult)
   return true
 }
 
@@ -242,11 +249,7 @@ function load(req, onResult) {
   try {
     openChannel()
     binding.load(req).then(
-      (r) => {
-        const result = fromBinding(r)
-        if (result.pending !== undefined) wait(result, onResult)
-        else onResult(result)
-      },
+      (r) => deliver(r, onResult),
       (e) => onResult(bug(e)),
     )
   } catch (e) {
@@ -287,6 +290,7 @@ module.exports = {
   changeDetection: (dir) => binding.changeDetection(dir),
   changes,
   failure,
+  internalError,
   load,
   loadPromise,
   lookup,

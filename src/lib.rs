@@ -227,11 +227,11 @@ impl LoadResult {
   }
 }
 
-/// Runs `f`, turning a panic into a failed load: a panic unwinding into Node would abort
-/// it, and a provider bug must cost one load, not the process.
-fn guarded(f: impl FnOnce() -> LoadResult) -> LoadResult {
+/// Runs `f`, turning a panic into a failed load (`failed` of the bug): a panic unwinding
+/// into Node would abort it, and a provider bug must cost one load, not the process.
+fn guarded<T>(f: impl FnOnce() -> T, failed: impl FnOnce(CoreError) -> T) -> T {
   catch_unwind(AssertUnwindSafe(f)).unwrap_or_else(|panic| {
-    LoadResult::failed(CoreError::Internal {
+    failed(CoreError::Internal {
       cause: panic_message(&*panic),
     })
   })
@@ -275,17 +275,13 @@ impl Task for LoadTask {
 
   fn compute(&mut self) -> Result<Self::Output> {
     let Parsed { env, options, .. } = &self.0;
-    Ok(
-      catch_unwind(AssertUnwindSafe(|| match options {
+    Ok(guarded(
+      || match options {
         Ok(options) => Engine::global().load(env, options),
         Err(e) => Step::Done(Err(e.clone())),
-      }))
-      .unwrap_or_else(|panic| {
-        Step::Done(Err(CoreError::Internal {
-          cause: panic_message(&*panic),
-        }))
-      }),
-    )
+      },
+      |e| Step::Done(Err(e)),
+    ))
   }
 
   fn resolve(&mut self, _env: napi::Env, step: Self::Output) -> Result<Self::JsValue> {
@@ -294,7 +290,10 @@ impl Task for LoadTask {
       known: self.0.known,
       paths: true,
     };
-    Ok(guarded(|| LoadResult::step(step, shape)))
+    Ok(guarded(
+      || LoadResult::step(step, shape),
+      LoadResult::failed,
+    ))
   }
 }
 
@@ -361,19 +360,17 @@ pub fn lookup_key(
 
 /// A lookup under the panic guard, its answer shaped.
 fn guarded_lookup(f: impl FnOnce() -> (u64, sso_token_core::Lookup, Shape)) -> Option<LoadResult> {
-  catch_unwind(AssertUnwindSafe(|| {
-    let (key, lookup, shape) = f();
-    lookup.step.map(|step| LoadResult {
-      changes: Some(lookup.changes as f64),
-      key: Some(key as f64),
-      ..LoadResult::step(step, shape)
-    })
-  }))
-  .unwrap_or_else(|panic| {
-    Some(LoadResult::failed(CoreError::Internal {
-      cause: panic_message(&*panic),
-    }))
-  })
+  guarded(
+    || {
+      let (key, lookup, shape) = f();
+      lookup.step.map(|step| LoadResult {
+        changes: Some(lookup.changes as f64),
+        key: Some(key as f64),
+        ..LoadResult::step(step, shape)
+      })
+    },
+    |e| Some(LoadResult::failed(e)),
+  )
 }
 
 /// How many changes to files loads read were ever seen (the notifications polled now): the
@@ -513,7 +510,10 @@ mod test_hooks {
     type JsValue = LoadResult;
 
     fn compute(&mut self) -> Result<Self::Output> {
-      Ok(guarded(|| -> LoadResult { panic!("provoked by a test") }))
+      Ok(guarded(
+        || -> LoadResult { panic!("provoked by a test") },
+        LoadResult::failed,
+      ))
     }
 
     fn resolve(&mut self, _env: napi::Env, output: Self::Output) -> Result<Self::JsValue> {

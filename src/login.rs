@@ -149,12 +149,10 @@ fn shaped<T, R>(
     .unwrap_or_else(|panic| of(Err(LoginError::Internal(panic_message(&*panic)))))
 }
 
-/// The error a panic while starting becomes, thrown to the JS layer (which reports it).
+/// The error a panic while starting becomes, thrown to the JS layer, which words it as the
+/// bug it is (lib/native.js `internalError`).
 fn bug(panic: Box<dyn std::any::Any + Send>) -> Error {
-  Error::from_reason(format!(
-    "Internal error in sso-token-provider ({}); please report it",
-    panic_message(&*panic)
-  ))
+  Error::from_reason(panic_message(&*panic))
 }
 
 type Resolver<T> = Box<dyn FnOnce(napi::Env) -> Result<T> + Send>;

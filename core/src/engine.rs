@@ -150,6 +150,9 @@ impl Found {
 
 /// A load's findings, with the generation of each file it read (`None`: not watched).
 struct Held {
+  /// The profile and environment the load was for: what a lookup of its key answers.
+  profile: String,
+  env: Env,
   found: Found,
   config_generation: Option<u64>,
   cache_generation: Option<u64>,
@@ -400,7 +403,6 @@ pub type Listener = Box<dyn Fn(&Path, &Settled) + Send + Sync>;
 #[derive(Default)]
 struct Keys {
   ids: HashMap<(String, Env), u64>,
-  by_id: HashMap<u64, Arc<(String, Env)>>,
   next: u64,
 }
 
@@ -515,14 +517,11 @@ impl Engine {
     }
     if keys.ids.len() >= MAX_KEYS {
       keys.ids.clear();
-      keys.by_id.clear();
       lock(&self.held).clear();
     }
     keys.next += 1;
     let id = keys.next;
-    let pair = (profile.to_string(), env.clone());
-    keys.by_id.insert(id, Arc::new(pair.clone()));
-    keys.ids.insert(pair, id);
+    keys.ids.insert((profile.to_string(), env.clone()), id);
     id
   }
 
@@ -533,7 +532,6 @@ impl Engine {
     let changes = self.changes();
     let step = (|| {
       let held = lock(&self.held).get(&key).cloned()?;
-      let pair = lock(&self.keys).by_id.get(&key).cloned()?;
       {
         let watch = lock(&self.watch);
         if !watch.exact() {
@@ -551,12 +549,12 @@ impl Engine {
       // Held, unchanged files always have a current token.
       lock(&self.state(&held.found.path)).current.as_ref()?;
       let opts = LoadOptions {
-        profile: pair.0.clone(),
+        profile: held.profile.clone(),
         window,
         force_refresh,
         profile_from_env: false,
       };
-      Some(self.decide(&pair.1, &opts, &held, None))
+      Some(self.decide(&held.env, &opts, &held, None))
     })();
     Lookup { changes, step }
   }
@@ -576,6 +574,7 @@ impl Engine {
     let home = env.home_dir().ok_or(Error::NoHomeDir)?;
     let path = cache_path(&home, resolved.source.cache_key());
     let cache_generation = lock(&self.watch).track(&path);
+    let key = self.key(&opts.profile, env);
     let state = self.state(&path);
     let cached = match CachedToken::read(&path, &opts.profile) {
       Ok(cached) => cached,
@@ -594,13 +593,7 @@ impl Engine {
         ) {
           (Err(e), Some(current)) if e.is_cut_short() => {
             // Not held: the file is mid-rewrite, and the next call must read it again.
-            let found = found(
-              self.key(&opts.profile, env),
-              config_path,
-              resolved,
-              path,
-              None,
-            );
+            let found = found(key, config_path, resolved, path, None);
             let snapshot = snapshot(
               &found,
               opts.window,
@@ -623,8 +616,9 @@ impl Engine {
       Err(e) => return Err(e),
     };
     lock(&self.watch).know(&path, cached.file_id);
-    let key = self.key(&opts.profile, env);
     let held = Arc::new(Held {
+      profile: opts.profile.clone(),
+      env: env.clone(),
       found: found(key, config_path, resolved, path, Some(&cached)),
       config_generation,
       cache_generation,

@@ -192,7 +192,7 @@ impl Watch {
   pub fn track(&mut self, path: &Path) -> Option<u64> {
     self.drain();
     let dir = path.parent()?.to_path_buf();
-    self.folder(&dir).ok()?;
+    let watch = self.folder(&dir).ok()?;
     if !self.files.contains_key(path) {
       // A file that is a symlink changes where the link points, in a folder of its own (a
       // config kept in a dotfiles repository). A symlinked folder needs nothing: its watch
@@ -200,17 +200,12 @@ impl Watch {
       let linked = std::fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_symlink());
       if let Some(real) = linked.then(|| std::fs::canonicalize(path).ok()).flatten() {
         if real != path {
-          let real_dir = real.parent()?.to_path_buf();
-          self.folder(&real_dir).ok()?;
+          let real_watch = self.folder(real.parent()?).ok()?;
           self.aliases.insert(real.clone(), path.to_path_buf());
-          if let Ok(id) = self.folders[&real_dir].watch {
-            self.watch_file(id, &real);
-          }
+          self.watch_file(real_watch, &real);
         }
       }
-      if let Ok(id) = self.folders[&dir].watch {
-        self.watch_file(id, path);
-      }
+      self.watch_file(watch, path);
       self.files.insert(
         path.to_path_buf(),
         Tracked {
